@@ -79,6 +79,9 @@ impl ShardMap {
 }
 
 fn first_hash_key_of_shard(index: u32, shard_count: u32) -> u128 {
+    if index == 0 {
+        return 0;
+    }
     let n = shard_count as u128;
     let width = u128::MAX / n + u128::from(u128::MAX % n == n - 1);
     width * index as u128

@@ -1,0 +1,10 @@
+// Node entry point: loads the wasm synchronously from the package folder.
+import { readFileSync } from 'node:fs';
+import { initSync } from './wasm/kinesis_batch.js';
+import { configureRuntime } from './core.js';
+import { environmentFrom } from './env.js';
+
+initSync({ module: readFileSync(new URL('./wasm/kinesis_batch_bg.wasm', import.meta.url)) });
+configureRuntime({ environment: environmentFrom((name) => process.env[name]) });
+
+export { KinesisBatchDispatcher, KinesisBatchError, planBatches, hashKeyOf, shardIndexFor } from './core.js';

@@ -1,0 +1,546 @@
+//! The sans-IO dispatcher: records in, signed requests out, responses in, outcomes out.
+//!
+//! Time (milliseconds since the Unix epoch) and randomness are passed in. The host sends each
+//! `OutgoingRequest` and reports back with `handle_response` or `handle_transport_error`.
+//! Every accepted record ends exactly once: in `take_acked` or in `take_failed`.
+
+use std::collections::HashMap;
+
+use crate::error::{OptionError, RecordError};
+use crate::limits::{whole_in_range, Limits};
+use crate::packing::{Batch, Packer, RecordSize};
+use crate::partition_key::KeySource;
+use crate::record::{accept, Entropy, KeyInput};
+use crate::request::{self, put_records_body, render_record, Endpoint, StreamId};
+use crate::response::{self, Action, RecordOutcome, ServiceError};
+use crate::retry::RetryPolicy;
+use crate::sigv4::{self, Credentials, SignableRequest, Signer, SigningParams, SigningTime};
+
+pub type RecordId = u64;
+pub type RequestId = u64;
+
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: usize = 30_000;
+/// The code of records ended by `abort`.
+pub const ABORTED: &str = "Aborted";
+
+/// Options as the host received them; numbers arrive as JS numbers.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    pub stream: &'a str,
+    pub region: Option<&'a str>,
+    /// The host environment's region (AWS_REGION, then AWS_DEFAULT_REGION).
+    pub environment_region: Option<&'a str>,
+    pub endpoint: Option<&'a str>,
+    pub partition_key_identifier: Option<&'a str>,
+    pub max_batch_size: Option<f64>,
+    pub max_record_bytes: Option<f64>,
+    pub max_request_bytes: Option<f64>,
+    pub max_attempts: Option<f64>,
+    pub retry_base_delay_ms: Option<f64>,
+    pub retry_max_delay_ms: Option<f64>,
+    pub max_in_flight: Option<f64>,
+    pub max_buffered_bytes: Option<f64>,
+    pub max_buffered_time_ms: Option<f64>,
+    pub request_timeout_ms: Option<f64>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub stream: StreamId,
+    pub region: String,
+    pub endpoint: Endpoint,
+    pub key_source: KeySource,
+    pub limits: Limits,
+    pub retry: RetryPolicy,
+    pub max_in_flight: usize,
+    pub max_buffered_bytes: usize,
+    /// Send a partial batch once its oldest record has waited this long; 0 is off.
+    pub max_buffered_time_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Config {
+    pub fn new(o: &Options) -> Result<Self, OptionError> {
+        let stream = StreamId::parse(o.stream)?;
+        let region = request::resolve_region(&stream, o.region, o.environment_region)?;
+        let endpoint = match o.endpoint.filter(|e| !e.is_empty()) {
+            Some(url) => Endpoint::parse(url)?,
+            None => Endpoint::default_for(&stream, &region),
+        };
+        let key_source = match o.partition_key_identifier {
+            None => KeySource::Random,
+            Some("") => return Err(OptionError::new("partitionKeyIdentifier", "must be a non-empty field name")),
+            Some(field) => KeySource::Field(field.to_owned()),
+        };
+        Ok(Self {
+            stream,
+            region,
+            endpoint,
+            key_source,
+            limits: Limits::new(o.max_batch_size, o.max_record_bytes, o.max_request_bytes)?,
+            retry: RetryPolicy::new(o.max_attempts, o.retry_base_delay_ms, o.retry_max_delay_ms)?,
+            max_in_flight: whole_in_range("maxInFlight", o.max_in_flight, DEFAULT_MAX_IN_FLIGHT, 1, 256)?,
+            max_buffered_bytes: whole_in_range("maxBufferedBytes", o.max_buffered_bytes, DEFAULT_MAX_BUFFERED_BYTES, 1, usize::MAX / 2)?,
+            max_buffered_time_ms: whole_in_range("maxBufferedTimeMs", o.max_buffered_time_ms, 0, 0, 86_400_000)? as u64,
+            request_timeout_ms: whole_in_range("requestTimeoutMs", o.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 1, 3_600_000)?
+                as u64,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Record {
+    id: RecordId,
+    json: String,
+    size: usize,
+    partition_key: String,
+    attempts: u32,
+}
+
+impl RecordSize for Record {
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// A request for the host to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub id: RequestId,
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub record_count: usize,
+    /// Data plus key bytes, as Kinesis counts them.
+    pub bytes: usize,
+}
+
+/// What the host saw come back.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpResponse<'a> {
+    pub status: u16,
+    /// The `x-amzn-ErrorType` header, if any.
+    pub error_type: Option<&'a str>,
+    /// The `Date` header as milliseconds since the epoch, if any.
+    pub server_date_ms: Option<u64>,
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// Connection refused or reset, DNS failure: the request may or may not have arrived.
+    Network,
+    /// No answer within `requestTimeoutMs`.
+    Timeout,
+}
+
+impl TransportError {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Network => "NetworkError",
+            Self::Timeout => "Timeout",
+        }
+    }
+}
+
+/// A record that ended without being acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecord {
+    pub id: RecordId,
+    pub partition_key: String,
+    pub code: String,
+    pub message: String,
+    pub attempts: u32,
+}
+
+/// Running totals since the dispatcher was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub accepted: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// Records sent again after a failure.
+    pub retries: u64,
+    /// PutRecords requests handed to the host.
+    pub requests: u64,
+}
+
+struct Waiting {
+    not_before_ms: u64,
+    batch: Batch<Record>,
+}
+
+pub struct Dispatcher {
+    config: Config,
+    signer: Signer,
+    next_record: RecordId,
+    next_request: RequestId,
+    packer: Packer<Record>,
+    /// When the open batch's oldest record was accepted.
+    open_since_ms: Option<u64>,
+    retries: Vec<Waiting>,
+    in_flight: HashMap<RequestId, Batch<Record>>,
+    acked: Vec<RecordId>,
+    failed: Vec<FailedRecord>,
+    progress: Progress,
+    buffered_bytes: usize,
+    /// Server time minus local time, learnt from a clock-skew error.
+    clock_offset_ms: i64,
+    refresh_credentials: bool,
+    /// Secrets seen at signing, scrubbed from every message that leaves.
+    secrets: Vec<String>,
+}
+
+impl Dispatcher {
+    pub fn new(config: Config) -> Self {
+        Self {
+            packer: Packer::new(config.limits),
+            config,
+            signer: Signer::new(),
+            next_record: 0,
+            next_request: 0,
+            open_since_ms: None,
+            retries: Vec::new(),
+            in_flight: HashMap::new(),
+            acked: Vec::new(),
+            failed: Vec::new(),
+            progress: Progress::default(),
+            buffered_bytes: 0,
+            clock_offset_ms: 0,
+            refresh_credentials: false,
+            secrets: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Checks and accepts one record. On error nothing changes.
+    pub fn submit(
+        &mut self,
+        data: &[u8],
+        key: KeyInput,
+        explicit_hash_key: Option<&str>,
+        now_ms: u64,
+        entropy: &mut dyn Entropy,
+    ) -> Result<RecordId, RecordError> {
+        let accepted = accept(&self.config.limits, &self.config.key_source, data.len(), key, explicit_hash_key, entropy)?;
+        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
+        let id = self.next_record;
+        self.next_record += 1;
+        self.progress.accepted += 1;
+        self.buffered_bytes += accepted.size;
+        if self.packer.open_len() == 0 {
+            self.open_since_ms = Some(now_ms);
+        }
+        self.packer.push(Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0 });
+        if self.packer.open_len() == 0 {
+            self.open_since_ms = None;
+        }
+        Ok(id)
+    }
+
+    /// Closes the open batch so it is sent without waiting for more records.
+    pub fn flush(&mut self) {
+        self.packer.close();
+        self.open_since_ms = None;
+    }
+
+    /// The next request to send now, if any: a due retry first, then a full batch.
+    pub fn poll_request(&mut self, now_ms: u64, credentials: &Credentials) -> Option<OutgoingRequest> {
+        if self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        self.close_if_waited(now_ms);
+        let batch = self.take_due_retry(now_ms).or_else(|| self.packer.pop_ready())?;
+        Some(self.send(batch, now_ms, credentials))
+    }
+
+    /// When `poll_request` may next have something, if waiting on time rather than a response.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        let retry = self.retries.iter().map(|w| w.not_before_ms).min();
+        let linger = match (self.open_since_ms, self.config.max_buffered_time_ms) {
+            (Some(since), wait) if wait > 0 => Some(since + wait),
+            _ => None,
+        };
+        retry.into_iter().chain(linger).min()
+    }
+
+    fn close_if_waited(&mut self, now_ms: u64) {
+        if let Some(since) = self.open_since_ms {
+            let wait = self.config.max_buffered_time_ms;
+            if wait > 0 && now_ms >= since + wait {
+                self.flush();
+            }
+        }
+    }
+
+    fn take_due_retry(&mut self, now_ms: u64) -> Option<Batch<Record>> {
+        let (i, _) = self
+            .retries
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.not_before_ms <= now_ms)
+            .min_by_key(|(_, w)| w.not_before_ms)?;
+        Some(self.retries.swap_remove(i).batch)
+    }
+
+    fn send(&mut self, mut batch: Batch<Record>, now_ms: u64, credentials: &Credentials) -> OutgoingRequest {
+        for record in &mut batch.records {
+            if record.attempts > 0 {
+                self.progress.retries += 1;
+            }
+            record.attempts += 1;
+        }
+        let body = put_records_body(&self.config.stream, batch.records.iter().map(|r| r.json.as_str()));
+        let payload_hash = sigv4::sha256_hex(&body);
+        let endpoint = &self.config.endpoint;
+        let fixed = [
+            ("host", endpoint.host.as_str()),
+            ("content-type", request::CONTENT_TYPE),
+            ("x-amz-target", request::TARGET),
+        ];
+        let signable = SignableRequest { method: "POST", path: &endpoint.path, query: "", headers: &fixed, payload_sha256_hex: &payload_hash };
+        let server_now_ms = (now_ms as i64 + self.clock_offset_ms).max(0) as u64;
+        let params = SigningParams {
+            credentials,
+            region: &self.config.region,
+            service: request::SERVICE,
+            time: SigningTime::from_unix_seconds(server_now_ms / 1000),
+        };
+        let signed = self.signer.sign(&signable, &params);
+        // `host` is set by the transport from the URL.
+        let mut headers: Vec<(String, String)> =
+            fixed[1..].iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        headers.extend(signed.into_pairs().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let id = self.next_request;
+        self.next_request += 1;
+        self.progress.requests += 1;
+        let request = OutgoingRequest {
+            id,
+            method: "POST",
+            url: endpoint.url.clone(),
+            headers,
+            body,
+            record_count: batch.records.len(),
+            bytes: batch.bytes,
+        };
+        self.remember_secrets(credentials);
+        self.in_flight.insert(id, batch);
+        self.progress.in_flight = self.in_flight.len() as u64;
+        request
+    }
+
+    fn remember_secrets(&mut self, c: &Credentials) {
+        for secret in [Some(&c.access_key_id), Some(&c.secret_access_key), c.session_token.as_ref()].into_iter().flatten() {
+            if secret.len() >= 4 && !self.secrets.contains(secret) {
+                // Bounded: only the latest few credential sets can appear in answers.
+                if self.secrets.len() >= 12 {
+                    self.secrets.remove(0);
+                }
+                self.secrets.push(secret.clone());
+            }
+        }
+    }
+
+    fn scrub(&self, message: &str) -> String {
+        let mut out = message.to_owned();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
+
+    /// Takes in the answer to request `id`. Unknown ids (after `abort`) are ignored.
+    pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now_ms: u64, entropy: &mut dyn Entropy) {
+        let Some(batch) = self.take_in_flight(id) else { return };
+        if response.status == 200 {
+            match response::parse_put_records(response.body, batch.records.len()) {
+                Some(outcomes) => self.settle_records(batch, outcomes, now_ms, entropy),
+                None => {
+                    let error = ServiceError {
+                        code: "MalformedResponse".into(),
+                        message: "the PutRecords answer could not be read or did not match the request".into(),
+                    };
+                    self.retry_batch(batch, error, now_ms, entropy)
+                }
+            }
+            return;
+        }
+        let error = response::parse_error(response.status, response.error_type, response.body);
+        match response::classify_request_error(response.status, &error) {
+            Action::Retry => self.retry_batch(batch, error, now_ms, entropy),
+            Action::RefreshCredentials => {
+                self.refresh_credentials = true;
+                self.retry_now(batch, error)
+            }
+            Action::CorrectClock => {
+                if let Some(server_ms) = response.server_date_ms {
+                    self.clock_offset_ms = server_ms as i64 - now_ms as i64;
+                }
+                self.retry_now(batch, error)
+            }
+            Action::Final => self.fail_all(batch.records, &error),
+        }
+    }
+
+    /// The request `id` failed in transport; it may or may not have arrived, so retry it all.
+    pub fn handle_transport_error(&mut self, id: RequestId, kind: TransportError, message: &str, now_ms: u64, entropy: &mut dyn Entropy) {
+        let Some(batch) = self.take_in_flight(id) else { return };
+        let error = ServiceError { code: kind.code().into(), message: message.into() };
+        self.retry_batch(batch, error, now_ms, entropy);
+    }
+
+    fn take_in_flight(&mut self, id: RequestId) -> Option<Batch<Record>> {
+        let batch = self.in_flight.remove(&id);
+        self.progress.in_flight = self.in_flight.len() as u64;
+        batch
+    }
+
+    fn settle_records(&mut self, batch: Batch<Record>, outcomes: Vec<RecordOutcome>, now_ms: u64, entropy: &mut dyn Entropy) {
+        let mut again = Batch { records: Vec::new(), bytes: 0 };
+        for (record, outcome) in batch.records.into_iter().zip(outcomes) {
+            match outcome {
+                RecordOutcome::Ok => self.ack(record),
+                RecordOutcome::Failed(error) => {
+                    if response::classify_record_error(&error.code) == Action::Retry && self.config.retry.has_budget(record.attempts) {
+                        again.bytes += record.size;
+                        again.records.push(record);
+                    } else {
+                        self.fail(record, &error);
+                    }
+                }
+            }
+        }
+        if !again.records.is_empty() {
+            self.schedule(again, now_ms, entropy);
+        }
+    }
+
+    /// Retries a whole batch with backoff; records out of budget end with `error`.
+    fn retry_batch(&mut self, batch: Batch<Record>, error: ServiceError, now_ms: u64, entropy: &mut dyn Entropy) {
+        if let Some(again) = self.keep_budgeted(batch, &error) {
+            self.schedule(again, now_ms, entropy);
+        }
+    }
+
+    /// Retries at once: the fix (new credentials, corrected clock) is already in hand.
+    fn retry_now(&mut self, batch: Batch<Record>, error: ServiceError) {
+        if let Some(again) = self.keep_budgeted(batch, &error) {
+            self.retries.push(Waiting { not_before_ms: 0, batch: again });
+        }
+    }
+
+    fn keep_budgeted(&mut self, batch: Batch<Record>, error: &ServiceError) -> Option<Batch<Record>> {
+        let mut again = Batch { records: Vec::with_capacity(batch.records.len()), bytes: 0 };
+        for record in batch.records {
+            if self.config.retry.has_budget(record.attempts) {
+                again.bytes += record.size;
+                again.records.push(record);
+            } else {
+                self.fail(record, error);
+            }
+        }
+        (!again.records.is_empty()).then_some(again)
+    }
+
+    fn schedule(&mut self, batch: Batch<Record>, now_ms: u64, entropy: &mut dyn Entropy) {
+        let attempts = batch.records.iter().map(|r| r.attempts).max().unwrap_or(1);
+        let delay = self.config.retry.backoff_ms(attempts, entropy.next_u32());
+        self.retries.push(Waiting { not_before_ms: now_ms + delay, batch });
+    }
+
+    fn ack(&mut self, record: Record) {
+        self.buffered_bytes -= record.size;
+        self.progress.sent += 1;
+        self.acked.push(record.id);
+    }
+
+    fn fail(&mut self, record: Record, error: &ServiceError) {
+        self.buffered_bytes -= record.size;
+        self.progress.failed += 1;
+        let failed = FailedRecord {
+            id: record.id,
+            code: self.scrub(&error.code),
+            message: self.scrub(&error.message),
+            partition_key: record.partition_key,
+            attempts: record.attempts,
+        };
+        self.failed.push(failed);
+    }
+
+    fn fail_all(&mut self, records: Vec<Record>, error: &ServiceError) {
+        for record in records {
+            self.fail(record, error);
+        }
+    }
+
+    /// Ends every record not yet acknowledged as failed with `code`; answers to requests
+    /// already sent are ignored from now on.
+    pub fn abort(&mut self, code: &str, message: &str) {
+        let error = ServiceError { code: code.into(), message: message.into() };
+        let mut in_flight: Vec<_> = self.in_flight.drain().collect();
+        in_flight.sort_by_key(|(id, _)| *id);
+        let mut records: Vec<Record> = in_flight.into_iter().flat_map(|(_, b)| b.records).collect();
+        self.retries.sort_by_key(|w| w.not_before_ms);
+        records.extend(self.retries.drain(..).flat_map(|w| w.batch.records));
+        records.extend(self.packer.drain());
+        self.open_since_ms = None;
+        self.progress.in_flight = 0;
+        self.fail_all(records, &error);
+    }
+
+    /// Records acknowledged since the last call.
+    pub fn take_acked(&mut self) -> Vec<RecordId> {
+        std::mem::take(&mut self.acked)
+    }
+
+    /// Records that ended in failure since the last call.
+    pub fn take_failed(&mut self) -> Vec<FailedRecord> {
+        std::mem::take(&mut self.failed)
+    }
+
+    /// True once after an `ExpiredTokenException`: get credentials again before the next poll.
+    pub fn take_credentials_refresh(&mut self) -> bool {
+        std::mem::take(&mut self.refresh_credentials)
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// Bytes (data plus keys) accepted and not yet ended.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    pub fn over_buffer_limit(&self) -> bool {
+        self.buffered_bytes > self.config.max_buffered_bytes
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether a batch is ready to send (full, flushed or due).
+    pub fn has_ready(&self, now_ms: u64) -> bool {
+        self.packer.has_ready() || self.retries.iter().any(|w| w.not_before_ms <= now_ms)
+    }
+
+    /// Nothing buffered, waiting or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.retries.is_empty() && !self.packer.has_ready() && self.packer.open_len() == 0
+    }
+}
