@@ -12,7 +12,7 @@ VENV := tests/.venv/bin/moto_server
 WASM_OPT := tests/node_modules/.bin/wasm-opt
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) $(shell find src -name '*.rs')
 
-.PHONY: help setup build test test-rust test-node demo clean
+.PHONY: help setup build test test-rust test-node test-runtimes test-component test-www demo clean
 
 help:
 	@echo "make demo   - deliver 100,000 sample events to a local kinesalite and read them back"
@@ -56,13 +56,28 @@ $(GLUE_DIR)/kinesis_batch_bg.wasm: $(CORE_WASM) $(NODE_MODULES) | rust-setup
 
 # ---- test --------------------------------------------------------------------------------
 
-test: test-rust test-node
+test: test-rust test-node test-runtimes test-component test-www
 
 test-rust:
 	cargo test --quiet
 
 test-node: build setup
 	node --test --test-concurrency=1 tests/node/
+
+# ---- runtimes and packaging (issue 4) ------------------------------------------------------
+
+test-runtimes: build setup
+	@echo "test-runtimes: not yet written" && false
+
+# ---- component (issue 7) -----------------------------------------------------------------
+
+test-component:
+	@echo "test-component: not yet written" && false
+
+# ---- preview page (issue 6) --------------------------------------------------------------
+
+test-www: build setup
+	@echo "test-www: not yet written" && false
 
 # ---- demo --------------------------------------------------------------------------------
 
