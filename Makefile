@@ -10,6 +10,7 @@ GLUE_DIR := pkg/wasm
 NODE_MODULES := tests/node_modules/.package-lock.json
 VENV := tests/.venv/bin/moto_server
 WASM_OPT := tests/node_modules/.bin/wasm-opt
+ESBUILD := tests/node_modules/.bin/esbuild
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) $(shell find src -name '*.rs')
 
 .PHONY: help setup build test test-rust test-node test-runtimes test-component test-www demo clean
@@ -40,7 +41,7 @@ $(VENV): tests/requirements.txt
 
 # ---- build -------------------------------------------------------------------------------
 
-build: $(GLUE_DIR)/kinesis_batch_bg.wasm
+build: $(GLUE_DIR)/kinesis_batch_bg.wasm pkg/node.cjs pkg/index.d.cts
 
 $(CORE_WASM): $(RUST_SOURCES) | rust-setup
 	cargo build --release --target $(WASM_TARGET) --lib
@@ -53,6 +54,14 @@ $(GLUE_DIR)/kinesis_batch_bg.wasm: $(CORE_WASM) $(NODE_MODULES) | rust-setup
 		--enable-reference-types --enable-multivalue --enable-mutable-globals \
 		$(GLUE_DIR)/kinesis_batch_bg.wasm -o $(GLUE_DIR)/kinesis_batch_bg.wasm
 	@echo "wasm: $$(wc -c < $@) bytes, $$(gzip -9 -c $@ | wc -c) gzipped"
+
+# The CommonJS entry (require): core.js + env.js + the glue bundled into one CJS file (issue 4).
+pkg/node.cjs: pkg/build/node-cjs.js pkg/core.js pkg/env.js $(GLUE_DIR)/kinesis_batch_bg.wasm $(NODE_MODULES)
+	$(ESBUILD) pkg/build/node-cjs.js --bundle --format=cjs --platform=node --target=node18 \
+		--log-override:empty-import-meta=silent --log-level=warning --outfile=$@
+
+pkg/index.d.cts: pkg/index.d.ts
+	cp pkg/index.d.ts $@
 
 # ---- test --------------------------------------------------------------------------------
 

@@ -1,0 +1,686 @@
+#!/usr/bin/env node
+// kinesis-batch: put NDJSON into an Amazon Kinesis data stream, or plan the batches offline.
+//
+// Every non-empty input line is one JSON value and becomes one record. The record's data is the
+// line's bytes exactly as written (without the line terminator), so what is read back from the
+// stream is byte for byte the input line, and a --failed-out file can be fed back to `put`.
+// Node built-ins only, plus the package itself.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+
+const USAGE = `Usage:
+  kinesis-batch put <stream> [file|-] [options]   send NDJSON records to a Kinesis stream
+  kinesis-batch plan [file|-] [options]           show the batches put would send, offline
+  kinesis-batch --help | --version
+
+Each non-empty line of the input (a file, or stdin when it is "-" or left out) is one JSON
+value and becomes one record. The record's data is the line's bytes exactly as written.
+
+Options for put and plan:
+  --partition-key FIELD     top-level field whose value (string, number or boolean) is the
+                            partition key; default: a random UUIDv4 per record
+  --max-batch-size N        records per PutRecords request, 1..500 (default 500)
+  --max-record-bytes N      data + partition key bytes per record (default 1048576)
+  --max-request-bytes N     data + partition key bytes per request (default 5242880)
+
+put options:
+  --endpoint URL            default: AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, then
+                            https://kinesis.<region>.amazonaws.com
+  --region REGION           signing region; default: AWS_REGION, then AWS_DEFAULT_REGION
+  --failed-out FILE         write the lines of records that finally failed to FILE (NDJSON,
+                            one input line per record, ready to feed back to put); the file
+                            is always created, empty when nothing failed
+  --max-in-flight N         concurrent PutRecords requests (default 4)
+  --max-attempts N          tries per record, the first included (default 8)
+  --retry-base-delay-ms N   backoff base, full jitter (default 100)
+  --retry-max-delay-ms N    backoff cap (default 5000)
+  --request-timeout-ms N    give up on a request after N ms and retry it (default 30000)
+  -q, --quiet               no progress line on stderr
+  Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+
+plan options:
+  --shards N                count records and bytes per shard of a stream of N evenly
+                            split shards (as CreateStream makes them)
+  --batches                 list every batch (default: a summary)
+
+Output: a JSON summary (put) or plan (plan) on stdout. Bad lines are reported on stderr as
+"line N: CODE: message" and never stop the other lines. put shows progress on stderr when
+stderr is a terminal; Ctrl-C stops reading and delivers what was read, a second Ctrl-C
+aborts and sends the unsent records to --failed-out.
+Exit status: 0 every record delivered (put) or every line valid (plan); 1 some records failed
+or some lines were rejected; 2 usage or configuration error; 130 interrupted.`;
+
+const COMMON_OPTIONS = {
+  'partition-key': { type: 'string' },
+  'max-batch-size': { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  'max-request-bytes': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const PUT_OPTIONS = {
+  ...COMMON_OPTIONS,
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+  'failed-out': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'retry-base-delay-ms': { type: 'string' },
+  'retry-max-delay-ms': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+};
+
+const PLAN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  shards: { type: 'string' },
+  batches: { type: 'boolean' },
+};
+
+// Library option name → CLI flag, to word errors the way the user typed them.
+const FLAG_OF = {
+  partitionKeyIdentifier: '--partition-key',
+  maxBatchSize: '--max-batch-size',
+  maxRecordBytes: '--max-record-bytes',
+  maxRequestBytes: '--max-request-bytes',
+  maxInFlight: '--max-in-flight',
+  maxAttempts: '--max-attempts',
+  retryBaseDelayMs: '--retry-base-delay-ms',
+  retryMaxDelayMs: '--retry-max-delay-ms',
+  requestTimeoutMs: '--request-timeout-ms',
+  endpoint: '--endpoint',
+  region: '--region',
+  stream: '<stream>',
+  shardCount: '--shards',
+};
+
+// Codes submitPayload rejects a single record with; anything else is not about the line.
+const RECORD_CODES = new Set([
+  'RecordTooLarge', 'MissingPartitionKey', 'InvalidPartitionKey', 'InvalidExplicitHashKey', 'UnserializablePayload',
+]);
+
+const DEFAULT_MAX_RECORD_BYTES = 1048576;
+const DEFAULT_MAX_REQUEST_BYTES = 5242880;
+
+class UsageError extends Error {}
+
+// ---- small helpers --------------------------------------------------------------------------
+
+function version() {
+  try {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function wholeNumber(values, name) {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (!/^[0-9]+$/.test(raw)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+/** InvalidOption errors from the library, worded with the CLI's flag names. */
+function optionMessage(error) {
+  const flag = FLAG_OF[error.option];
+  if (!flag) return error.message;
+  const prefix = `${error.option}: `;
+  return `${flag}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`;
+}
+
+/** An endpoint for display: never any user:password part. */
+function displayEndpoint(endpoint) {
+  try {
+    const url = new URL(endpoint);
+    url.username = '';
+    url.password = '';
+    return url.href.replace(/\/$/, '');
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+const number = new Intl.NumberFormat('en-US');
+
+function round(value, digits) {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+// Writes to stderr, clearing the progress line first if one is on screen.
+const stderr = {
+  progressShown: false,
+  line(text) {
+    if (this.progressShown) {
+      process.stderr.write('\r\x1b[2K');
+      this.progressShown = false;
+    }
+    process.stderr.write(`${text}\n`);
+  },
+  progress(text) {
+    process.stderr.write(`\r\x1b[2K${text}`);
+    this.progressShown = true;
+  },
+  clear() {
+    if (this.progressShown) process.stderr.write('\r\x1b[2K');
+    this.progressShown = false;
+  },
+};
+
+function lineError(lineNo, code, message) {
+  stderr.line(`line ${lineNo}: ${code}: ${message}`);
+}
+
+// ---- input ----------------------------------------------------------------------------------
+
+/** Opens a file (checked now, so a bad path is a usage error) or stdin. */
+async function openInput(file) {
+  if (file === undefined || file === '-') {
+    if (process.stdin.isTTY) stderr.line('kinesis-batch: reading NDJSON from the terminal; end with Ctrl-D');
+    return { name: '-', stream: process.stdin };
+  }
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (error) {
+    await handle?.close();
+    throw new UsageError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  }
+  return { name: file, stream: handle.createReadStream({ highWaterMark: 256 * 1024 }) };
+}
+
+/**
+ * The input's lines as { lineNo, bytes } (bytes: a copy without "\n" or "\r\n"; line numbers
+ * count every line, empty ones too). A line longer than `maxLineBytes` is not kept in memory:
+ * it comes as { lineNo, bytes: null, length } with the length read so far. Reading waits while
+ * the consumer works, so the input is never read further ahead than the stream's buffer.
+ */
+async function* readLines(stream, maxLineBytes) {
+  let parts = [];
+  let length = 0;
+  let lineNo = 0;
+  let lastByte = -1;
+  const take = () => {
+    let bytes = null;
+    const crlf = lastByte === 13;
+    if (length <= maxLineBytes) {
+      bytes = Buffer.concat(parts, length); // a copy: the chunk is not kept alive by the record
+      if (crlf) bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    const line = { lineNo, bytes, length: crlf ? length - 1 : length };
+    parts = [];
+    length = 0;
+    lastByte = -1;
+    return line;
+  };
+  for await (const chunk of stream) {
+    let start = 0;
+    while (start <= chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (end > start) {
+        if (length + (end - start) <= maxLineBytes) parts.push(chunk.subarray(start, end));
+        else parts = [];
+        length += end - start;
+        lastByte = chunk[end - 1];
+      }
+      if (nl === -1) break;
+      lineNo++;
+      yield take();
+      start = nl + 1;
+    }
+  }
+  if (length > 0) {
+    lineNo++;
+    yield take();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const BOM = 0xfeff;
+
+class LineError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Checks one line: undefined for an empty line, otherwise { bytes, key } where key is the
+ * partition key (undefined: a random one). Throws a LineError for a line that can't be a record.
+ */
+function parseLine(line, { field, ceiling, ceilingName }) {
+  if (line.bytes === null) {
+    throw new LineError('RecordTooLarge', `record data alone is ${line.length} bytes; ${ceilingName} is ${ceiling}`);
+  }
+  let text;
+  try {
+    text = utf8.decode(line.bytes);
+  } catch {
+    throw new LineError('InvalidJson', 'line is not valid UTF-8');
+  }
+  let bytes = line.bytes;
+  if (line.lineNo === 1 && text.charCodeAt(0) === BOM) {
+    text = text.slice(1);
+    bytes = bytes.subarray(3);
+  }
+  if (text.trim() === '') return undefined;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new LineError('InvalidJson', error.message);
+  }
+  return { bytes, key: field === undefined ? undefined : partitionKeyOf(value, field) };
+}
+
+/** The same rules as the library's partitionKeyIdentifier, applied to the parsed line. */
+function partitionKeyOf(value, field) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, field)) {
+    throw new LineError('MissingPartitionKey', `payload has no field "${field}" to use as partition key`);
+  }
+  const key = value[field];
+  const unsupported = (kind) =>
+    new LineError('InvalidPartitionKey', `field "${field}" is ${kind}; a partition key must be a string, number or boolean`);
+  switch (typeof key) {
+    case 'string':
+      return key;
+    case 'number':
+      if (!Number.isFinite(key)) throw unsupported('a non-finite number');
+      return String(key);
+    case 'boolean':
+      return String(key);
+    default:
+      if (key === null) throw unsupported('null');
+      throw unsupported(Array.isArray(key) ? 'an array' : 'an object');
+  }
+}
+
+function limitsFrom(values) {
+  const maxRecordBytes = wholeNumber(values, 'max-record-bytes');
+  const maxRequestBytes = wholeNumber(values, 'max-request-bytes');
+  const record = maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const request = maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  return {
+    maxBatchSize: wholeNumber(values, 'max-batch-size'),
+    maxRecordBytes,
+    maxRequestBytes,
+    // A line whose data alone is over this can never be a record: it is not even read into memory.
+    ceiling: Math.min(record, request),
+    ceilingName: request < record ? 'maxRequestBytes' : 'maxRecordBytes',
+  };
+}
+
+async function loadLibrary() {
+  try {
+    return await import('../node.js');
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UsageError(`the package's wasm module is missing (${error.message}); build it with \`make build\``);
+    }
+    throw error;
+  }
+}
+
+/** Pretty JSON, with arrays of numbers kept on one line. */
+function formatJson(value) {
+  return JSON.stringify(value, null, 2).replace(/\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g, (_, inner) => `[${inner.split(/,\s+/).join(', ')}]`);
+}
+
+function writeStdout(text) {
+  return new Promise((resolve) => {
+    process.stdout.write(text, () => resolve());
+  });
+}
+
+// ---- put ------------------------------------------------------------------------------------
+
+async function put(values, positionals) {
+  const [stream, file, ...extra] = positionals;
+  if (stream === undefined) throw new UsageError('put needs a stream name or ARN');
+  if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const limits = limitsFrom(values);
+  const field = values['partition-key'];
+  const options = {
+    region: values.region,
+    endpoint: values.endpoint ?? (process.env.AWS_ENDPOINT_URL_KINESIS || process.env.AWS_ENDPOINT_URL || undefined),
+    partitionKeyIdentifier: field,
+    maxBatchSize: limits.maxBatchSize,
+    maxRecordBytes: limits.maxRecordBytes,
+    maxRequestBytes: limits.maxRequestBytes,
+    maxInFlight: wholeNumber(values, 'max-in-flight'),
+    maxAttempts: wholeNumber(values, 'max-attempts'),
+    retryBaseDelayMs: wholeNumber(values, 'retry-base-delay-ms'),
+    retryMaxDelayMs: wholeNumber(values, 'retry-max-delay-ms'),
+    requestTimeoutMs: wholeNumber(values, 'request-timeout-ms'),
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  if (field === '') throw new UsageError('--partition-key must be a field name');
+
+  const { KinesisBatchDispatcher, KinesisBatchError } = await loadLibrary();
+  const abort = new AbortController();
+  let dispatcher;
+  try {
+    dispatcher = new KinesisBatchDispatcher(stream, { ...options, signal: abort.signal });
+  } catch (error) {
+    if (error instanceof KinesisBatchError && error.code === 'InvalidOption') throw new UsageError(optionMessage(error));
+    throw error;
+  }
+
+  const input = await openInput(file);
+  let failedOut;
+  if (values['failed-out'] !== undefined) {
+    try {
+      failedOut = await open(values['failed-out'], 'w');
+    } catch (error) {
+      input.stream.destroy();
+      throw new UsageError(`cannot write --failed-out ${values['failed-out']}: ${error.message}`);
+    }
+  }
+
+  // Ctrl-C once: stop reading, deliver what was read. Twice (or SIGTERM): abort; every record not
+  // yet acknowledged ends in `failed` (code Aborted) and so in --failed-out. Three times: exit now.
+  let interrupted = false;
+  let signals = 0;
+  const onSignal = (signal) => {
+    signals++;
+    interrupted = true;
+    input.stream.destroy();
+    if (signal === 'SIGTERM' || signals === 2) {
+      stderr.line('kinesis-batch: aborting; records not yet acknowledged are counted as failed');
+      abort.abort(new Error(`interrupted by ${signal}`));
+    } else if (signals === 1) {
+      stderr.line('kinesis-batch: interrupted; delivering what was read (Ctrl-C again to abort)');
+    } else {
+      process.exit(EXIT_INTERRUPTED);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = performance.now();
+  let lines = 0;
+  let rejected = 0;
+  const showProgress = !values.quiet && process.stderr.isTTY;
+  const drawProgress = () => {
+    const p = dispatcher.progress;
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? Math.round(p.sent / seconds) : 0;
+    stderr.progress(
+      `accepted ${number.format(p.accepted)} · sent ${number.format(p.sent)} · failed ${number.format(p.failed)}` +
+        ` · rejected ${number.format(rejected)} · ${number.format(rate)} records/s`,
+    );
+  };
+  const ticker = showProgress ? setInterval(drawProgress, 200) : undefined;
+
+  let inputError;
+  try {
+    for await (const line of readLines(input.stream, limits.ceiling + 1)) {
+      if (interrupted) break;
+      let record;
+      try {
+        record = parseLine(line, { field, ...limits });
+      } catch (error) {
+        if (!(error instanceof LineError)) throw error;
+        lines++;
+        rejected++;
+        lineError(line.lineNo, error.code, error.message);
+        continue;
+      }
+      if (record === undefined) continue;
+      lines++;
+      try {
+        await dispatcher.submitPayload(record.bytes, record.key === undefined ? undefined : { partitionKey: record.key });
+      } catch (error) {
+        if (error instanceof KinesisBatchError && RECORD_CODES.has(error.code)) {
+          rejected++;
+          lineError(line.lineNo, error.code, error.message);
+          continue;
+        }
+        if (interrupted) break;
+        throw error;
+      }
+    }
+  } catch (error) {
+    if (!interrupted) inputError = error;
+  }
+  if (inputError) stderr.line(`kinesis-batch: reading ${input.name} failed: ${inputError.message}; delivering what was read`);
+
+  const report = await dispatcher.flushPayloads();
+  if (ticker) clearInterval(ticker);
+  stderr.clear();
+  const seconds = (performance.now() - started) / 1000;
+
+  const failedByCode = {};
+  const firstMessage = {};
+  for (const f of report.failed) {
+    failedByCode[f.errorCode] = (failedByCode[f.errorCode] ?? 0) + 1;
+    firstMessage[f.errorCode] ??= f.errorMessage;
+  }
+  for (const [code, count] of Object.entries(failedByCode)) {
+    stderr.line(`failed: ${count} record${count === 1 ? '' : 's'}: ${code}: ${firstMessage[code]}`);
+  }
+  if (failedOut) {
+    const out = failedOut.createWriteStream();
+    for (const f of report.failed) {
+      if (!out.write(f.payload)) await new Promise((resolve) => out.once('drain', resolve));
+      out.write('\n');
+    }
+    await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+  }
+
+  const progress = dispatcher.progress;
+  const summary = {
+    stream,
+    endpoint: displayEndpoint(dispatcher.endpoint),
+    region: dispatcher.region,
+    input: input.name,
+    lines,
+    accepted: progress.accepted,
+    sent: report.sent,
+    failed: report.failed.length,
+    rejected,
+    requests: report.requests,
+    retries: report.retries,
+    seconds: round(seconds, 3),
+    recordsPerSecond: seconds > 0 ? Math.round(report.sent / seconds) : 0,
+    failedByCode,
+    failedOut: values['failed-out'] ?? null,
+  };
+  if (interrupted) summary.interrupted = true;
+  if (inputError) summary.inputError = inputError.message;
+  await writeStdout(`${formatJson(summary)}\n`);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (interrupted) return EXIT_INTERRUPTED;
+  return report.failed.length || rejected || inputError ? EXIT_FAILED : EXIT_OK;
+}
+
+// ---- plan -----------------------------------------------------------------------------------
+
+function stats(values) {
+  if (values.length === 0) return null;
+  let min = Infinity;
+  let max = 0;
+  let sum = 0;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  return { min, max, mean: round(sum / values.length, 1) };
+}
+
+async function plan(values, positionals) {
+  const [file, ...extra] = positionals;
+  if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const limits = limitsFrom(values);
+  const field = values['partition-key'];
+  if (field === '') throw new UsageError('--partition-key must be a field name');
+  const shards = wholeNumber(values, 'shards');
+
+  const { shardIndexFor, KinesisBatchError } = await loadLibrary();
+  // The incremental planner behind planBatches, fed one line at a time so that a large input is
+  // never held in memory. The partition key is given per record, exactly as `put` gives it.
+  const { Plan } = await import('../wasm/kinesis_batch.js');
+  const KEY_DEFAULT = 0;
+  const KEY_GIVEN = 1;
+  const asError = (error) => {
+    if (error && error.code === 'InvalidOption') return new UsageError(optionMessage(error));
+    return error;
+  };
+  if (shards !== undefined) {
+    try {
+      shardIndexFor('k', shards);
+    } catch (error) {
+      throw error instanceof KinesisBatchError ? asError(error) : error;
+    }
+  }
+  let planner;
+  try {
+    planner = new Plan({
+      maxBatchSize: limits.maxBatchSize,
+      maxRecordBytes: limits.maxRecordBytes,
+      maxRequestBytes: limits.maxRequestBytes,
+    });
+  } catch (error) {
+    throw asError(error);
+  }
+
+  const input = await openInput(file);
+  const rejectedLines = [];
+  const lineOf = []; // planner index → line number
+  const dataBytes = []; // planner index → data bytes
+  let lines = 0;
+  let result;
+  try {
+    for await (const line of readLines(input.stream, limits.ceiling + 1)) {
+      let record;
+      try {
+        record = parseLine(line, { field, ...limits });
+      } catch (error) {
+        if (!(error instanceof LineError)) throw error;
+        lines++;
+        rejectedLines.push({ line: line.lineNo, code: error.code, message: error.message });
+        continue;
+      }
+      if (record === undefined) continue;
+      lines++;
+      lineOf.push(line.lineNo);
+      dataBytes.push(record.bytes.length);
+      const refused = planner.add(record.bytes.length, record.key === undefined ? KEY_DEFAULT : KEY_GIVEN, record.key, undefined);
+      if (refused) rejectedLines.push({ line: line.lineNo, code: refused.code, message: refused.message });
+    }
+    result = planner.finish();
+  } catch (error) {
+    throw new UsageError(`reading ${input.name} failed: ${error.message}`);
+  } finally {
+    planner.free();
+  }
+
+  for (const r of rejectedLines) lineError(r.line, r.code, r.message);
+  const batches = result.batches;
+  const records = batches.reduce((n, b) => n + b.records, 0);
+  const output = {
+    input: input.name,
+    lines,
+    records,
+    rejected: rejectedLines.length,
+    batches: batches.length,
+    bytes: batches.reduce((n, b) => n + b.bytes, 0),
+    partitionKey: field ?? null,
+    limits: {
+      maxBatchSize: limits.maxBatchSize ?? 500,
+      maxRecordBytes: limits.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      maxRequestBytes: limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    },
+    perBatch: { records: stats(batches.map((b) => b.records)), bytes: stats(batches.map((b) => b.bytes)) },
+  };
+  if (shards !== undefined) {
+    const recordsPerShard = new Array(shards).fill(0);
+    const bytesPerShard = new Array(shards).fill(0);
+    const keyBytes = new TextEncoder();
+    for (const b of batches) {
+      for (let i = 0; i < b.records; i++) {
+        const key = b.partitionKeys[i];
+        const shard = shardIndexFor(key, shards);
+        recordsPerShard[shard]++;
+        bytesPerShard[shard] += dataBytes[b.indices[i]] + keyBytes.encode(key).length;
+      }
+    }
+    // Each shard takes at most 1,000 records/s and 1 MiB/s.
+    let floor = 0;
+    for (let s = 0; s < shards; s++) floor = Math.max(floor, recordsPerShard[s] / 1000, bytesPerShard[s] / 1048576);
+    Object.assign(output, {
+      shards,
+      recordsPerShard,
+      bytesPerShard,
+      minSecondsAtShardLimits: round(floor, 3),
+    });
+  }
+  output.rejectedLines = rejectedLines;
+  if (values.batches) {
+    output.batchList = batches.map((b) => ({
+      records: b.records,
+      bytes: b.bytes,
+      firstLine: lineOf[b.indices[0]],
+      lastLine: lineOf[b.indices[b.records - 1]],
+    }));
+  }
+  await writeStdout(`${formatJson(output)}\n`);
+  return rejectedLines.length ? EXIT_FAILED : EXIT_OK;
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+async function main(argv) {
+  const command = argv.find((a) => !a.startsWith('-'));
+  if (argv.includes('--version') || argv.includes('-V')) {
+    await writeStdout(`${version()}\n`);
+    return EXIT_OK;
+  }
+  if (command === undefined || argv.includes('--help') || argv.includes('-h')) {
+    if (command === undefined && !argv.includes('--help') && !argv.includes('-h')) {
+      process.stderr.write(`${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    await writeStdout(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  const commands = { put: [put, PUT_OPTIONS], plan: [plan, PLAN_OPTIONS] };
+  if (!Object.hasOwn(commands, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  const [run, options] = commands[command];
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error.message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  // The command word itself is the first positional.
+  const positionals = parsed.positionals.slice();
+  positionals.splice(positionals.indexOf(command), 1);
+  return run(parsed.values, positionals);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  stderr.clear();
+  if (error instanceof UsageError) {
+    process.stderr.write(`kinesis-batch: ${error.message}\nRun "kinesis-batch --help" for usage.\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    process.stderr.write(`kinesis-batch: ${error?.stack ?? error}\n`);
+    process.exitCode = EXIT_FAILED;
+  }
+}

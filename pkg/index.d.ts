@@ -1,0 +1,205 @@
+// Types for kinesis-batch: the same API from every entry point (node, deno, workerd, browser,
+// default, CommonJS require, and 'kinesis-batch/slim', which adds `init`).
+// Needs TypeScript 5.7 or newer (generic typed arrays) and a lib with fetch and AbortSignal
+// ("DOM", or @types/node, or @cloudflare/workers-types).
+
+/**
+ * What `submitPayload` accepts. Objects, arrays, numbers, booleans and null are sent as JSON;
+ * Uint8Array / ArrayBuffer / other typed arrays as their raw bytes; a string as its UTF-8 bytes.
+ */
+export type Payload = string | number | boolean | null | object | ArrayBuffer | ArrayBufferView;
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** When the credentials expire; the provider is asked again 5 minutes before. */
+  expiration?: Date | string | number;
+}
+
+/** Called whenever credentials are needed (first use, near expiry, ExpiredTokenException). */
+export type CredentialsProvider = () => Credentials | Promise<Credentials>;
+
+/** What the dispatcher passes to the injected `fetch`. */
+export interface KinesisFetchInit {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: Uint8Array<ArrayBuffer>;
+  signal: AbortSignal;
+}
+
+/** The parts of a fetch Response the dispatcher reads. */
+export interface KinesisFetchResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** The injected transport: `globalThis.fetch` fits, and so does any function with this shape. */
+export type KinesisFetch = (url: string, init: KinesisFetchInit) => Promise<KinesisFetchResponse>;
+
+/** Running totals since the dispatcher was created. */
+export interface Progress {
+  /** Records accepted by submitPayload. */
+  accepted: number;
+  /** Records acknowledged by Kinesis. */
+  sent: number;
+  /** Records that ended in a report's `failed`. */
+  failed: number;
+  /** PutRecords requests in flight. */
+  inFlight: number;
+  /** Retried records and requests. */
+  retries: number;
+  /** PutRecords requests sent. */
+  requests: number;
+  /** Bytes buffered or in flight. */
+  bufferedBytes: number;
+}
+
+/** Limits shared by the dispatcher and planBatches. */
+export interface BatchLimits {
+  /**
+   * Top-level field whose value (string, finite number or boolean) is the partition key.
+   * Default: a random UUIDv4 per record.
+   */
+  partitionKeyIdentifier?: string;
+  /** Records per PutRecords request, 1..500. Default 500. */
+  maxBatchSize?: number;
+  /** Data bytes + partition key UTF-8 bytes per record, up to 10485760. Default 1048576. */
+  maxRecordBytes?: number;
+  /** Sum of record sizes per PutRecords request, up to 10485760. Default 5242880. */
+  maxRequestBytes?: number;
+}
+
+export interface KinesisBatchOptions extends BatchLimits {
+  /** Signing region. Node/Deno default: AWS_REGION, then AWS_DEFAULT_REGION. */
+  region?: string;
+  /** Endpoint override (local emulators, VPC endpoints), e.g. 'http://127.0.0.1:4567'. */
+  endpoint?: string;
+  /**
+   * Static credentials or a (possibly async) provider.
+   * Node/Deno default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+   */
+  credentials?: Credentials | CredentialsProvider;
+  /** The transport. Default: globalThis.fetch. */
+  fetch?: KinesisFetch;
+  /** Attempts per record, first try included, 1..100. Default 8. */
+  maxAttempts?: number;
+  /** Base of the exponential backoff with full jitter, in ms. */
+  retryBaseDelayMs?: number;
+  /** Ceiling of one backoff delay, in ms (at least retryBaseDelayMs). */
+  retryMaxDelayMs?: number;
+  /** Concurrent PutRecords requests, 1..256. Default 4. */
+  maxInFlight?: number;
+  /** submitPayload waits while more than this many bytes are buffered or in flight. Default 33554432. */
+  maxBufferedBytes?: number;
+  /** Send a partial batch once its oldest record has waited this long (ms); 0 = only on flush. Default 0. */
+  maxBufferedTimeMs?: number;
+  /** Abort a PutRecords request with no answer after this many ms (then it is retried). */
+  requestTimeoutMs?: number;
+  /** Called after each request settles. A throwing callback does not break delivery. */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting it ends the dispatcher: pending records fail with 'Aborted', later submits reject. */
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions {
+  /** Use this partition key for the record (overrides partitionKeyIdentifier and the random default). */
+  partitionKey?: string;
+  /** Decimal hash key 0..2^128-1 that picks the shard directly. */
+  explicitHashKey?: string | bigint;
+}
+
+export interface FlushOptions {
+  /** Aborting it fails the records still pending with 'Aborted' and ends this flush. */
+  signal?: AbortSignal;
+}
+
+export interface FailedRecord<P = Payload> {
+  /** The value that was submitted. */
+  payload: P;
+  partitionKey: string;
+  /** Kinesis error code (namespace prefix stripped), or e.g. 'Aborted', 'CredentialsUnavailable'. */
+  errorCode: string;
+  errorMessage: string;
+  attempts: number;
+}
+
+/** One flush's outcome. `sent + failed.length` is every record that ended since the previous report. */
+export interface FlushReport<P = Payload> {
+  sent: number;
+  requests: number;
+  retries: number;
+  failed: FailedRecord<P>[];
+}
+
+export class KinesisBatchDispatcher<P extends Payload = Payload> {
+  /**
+   * @param stream a stream name or a stream ARN
+   * @throws KinesisBatchError 'InvalidOption' for bad options or missing credentials,
+   *   'NotInitialized' before the wasm is loaded (only with 'kinesis-batch/slim')
+   */
+  constructor(stream: string, options?: KinesisBatchOptions);
+  /** The region requests are signed for. */
+  readonly region: string;
+  /** Where requests go. */
+  readonly endpoint: string;
+  /** Running totals. */
+  readonly progress: Progress;
+  /**
+   * Accepts one record; a full batch is sent in the background. Rejects with a KinesisBatchError
+   * (RecordTooLarge, MissingPartitionKey, InvalidPartitionKey, InvalidExplicitHashKey,
+   * UnserializablePayload) and accepts nothing when the record is invalid. Waits while more than
+   * maxBufferedBytes are buffered or in flight.
+   */
+  submitPayload(payload: P, options?: SubmitOptions): Promise<void>;
+  /** Sends everything pending and waits for every outcome. */
+  flushPayloads(options?: FlushOptions): Promise<FlushReport<P>>;
+}
+
+export interface PlannedBatch {
+  records: number;
+  bytes: number;
+  partitionKeys: string[];
+  /** Indices of the input payloads in this batch. */
+  indices: number[];
+}
+
+export interface RejectedRecord {
+  index: number;
+  code: KinesisBatchErrorCode;
+  message: string;
+}
+
+export interface BatchPlan {
+  batches: PlannedBatch[];
+  rejected: RejectedRecord[];
+}
+
+/** How payloads would be batched, without any network. Random default keys are drawn afresh. */
+export function planBatches(payloads: Iterable<Payload>, options?: BatchLimits): BatchPlan;
+
+/** The decimal hash key Kinesis derives from a partition key (MD5 of its UTF-8, big-endian u128). */
+export function hashKeyOf(partitionKey: string): string;
+
+/** The index of the shard a partition key lands on among `shardCount` evenly split shards (1..100000). */
+export function shardIndexFor(partitionKey: string, shardCount: number): number;
+
+export type KinesisBatchErrorCode =
+  | 'InvalidOption'
+  | 'NotInitialized'
+  | 'RecordTooLarge'
+  | 'MissingPartitionKey'
+  | 'InvalidPartitionKey'
+  | 'InvalidExplicitHashKey'
+  | 'UnserializablePayload'
+  | 'Aborted'
+  | (string & {});
+
+export class KinesisBatchError extends Error {
+  constructor(code: KinesisBatchErrorCode, message: string, details?: { option?: string });
+  readonly name: 'KinesisBatchError';
+  readonly code: KinesisBatchErrorCode;
+  /** For 'InvalidOption': the option at fault. */
+  readonly option?: string;
+}
