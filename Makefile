@@ -19,6 +19,8 @@ help:
 	@echo "make demo   - deliver 100,000 sample events to a local kinesalite and read them back"
 	@echo "make test   - every test: cargo test, then the package against real local servers"
 	@echo "make build  - build the wasm and the npm package in pkg/"
+	@echo "make bench  - benchmarks against the AWS SDK and a hand-written batcher (BENCHMARKS.md)"
+	@echo "make preview - serve the batch preview page (www/) on 127.0.0.1 and print its URL"
 
 # ---- setup -------------------------------------------------------------------------------
 
@@ -56,7 +58,7 @@ $(GLUE_DIR)/kinesis_batch_bg.wasm: $(CORE_WASM) $(NODE_MODULES) | rust-setup
 	@echo "wasm: $$(wc -c < $@) bytes, $$(gzip -9 -c $@ | wc -c) gzipped"
 
 # The CommonJS entry (require): core.js + env.js + the glue bundled into one CJS file (issue 4).
-pkg/node.cjs: pkg/build/node-cjs.js pkg/core.js pkg/env.js $(GLUE_DIR)/kinesis_batch_bg.wasm $(NODE_MODULES)
+pkg/node.cjs: pkg/build/node-cjs.js $(wildcard pkg/*.js) $(GLUE_DIR)/kinesis_batch_bg.wasm $(NODE_MODULES)
 	$(ESBUILD) pkg/build/node-cjs.js --bundle --format=cjs --platform=node --target=node18 \
 		--log-override:empty-import-meta=silent --log-level=warning --outfile=$@
 
@@ -75,18 +77,77 @@ test-node: build setup
 
 # ---- runtimes and packaging (issue 4) ------------------------------------------------------
 
+# The packed tarball installed in fresh /tmp projects: Node ESM + CJS + slim, Deno, the Worker
+# example in workerd (wrangler + miniflare), headless Chromium, and tsc on the TypeScript example.
 test-runtimes: build setup
-	@echo "test-runtimes: not yet written" && false
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	node --test --test-concurrency=1 tests/runtimes/
+	@node tests/runtimes/sizes.mjs
 
 # ---- component (issue 7) -----------------------------------------------------------------
 
-test-component:
-	@echo "test-component: not yet written" && false
+# The same core as a WebAssembly component (wit/kinesis-batch.wit), built with wit-bindgen behind
+# the cargo feature `component` for wasm32-wasip2, then transpiled by jco 1.35 for the Node host
+# in tests/component/ (jco and preview2-shim pinned in tests/component/package-lock.json).
+WASM_TOOLS_VERSION := 1.263.0
+COMPONENT_TARGET := wasm32-wasip2
+COMPONENT_WASM := target/$(COMPONENT_TARGET)/release/kinesis_batch.wasm
+COMPONENT_JS := target/component-js/kinesis_batch.js
+COMPONENT_NODE_MODULES := tests/component/node_modules/.package-lock.json
+JCO := tests/component/node_modules/.bin/jco
+
+.PHONY: component component-setup
+component: $(COMPONENT_JS)
+
+# wasm-tools (for `wasm-tools component wit`) compiles for about 5 minutes, once.
+component-setup:
+	@rustup target list --installed | grep -qx '$(COMPONENT_TARGET)' || rustup target add $(COMPONENT_TARGET)
+	@wasm-tools --version 2>/dev/null | grep -q '^wasm-tools $(WASM_TOOLS_VERSION)\b' || \
+		cargo install wasm-tools --version $(WASM_TOOLS_VERSION) --locked
+
+$(COMPONENT_NODE_MODULES): tests/component/package.json tests/component/package-lock.json
+	cd tests/component && npm ci --no-audit --no-fund
+	@touch $@
+
+$(COMPONENT_WASM): $(RUST_SOURCES) $(shell find wit -name '*.wit') | component-setup
+	cargo build --release --target $(COMPONENT_TARGET) --lib --features component
+	@echo "component: $$(wc -c < $@) bytes, $$(gzip -9 -c $@ | wc -c) gzipped"
+
+$(COMPONENT_JS): $(COMPONENT_WASM) $(COMPONENT_NODE_MODULES)
+	rm -rf $(@D)
+	$(JCO) transpile $(COMPONENT_WASM) --instantiation sync --quiet --out-dir $(@D)
+
+# The WIT check against wit/, the exports through the jco host, and 5,000 records through the
+# fault proxy into kinesis-local, read back.
+test-component: component component-setup $(NODE_MODULES)
+	node --test --test-concurrency=1 tests/component/
 
 # ---- preview page (issue 6) --------------------------------------------------------------
 
-test-www: build setup
-	@echo "test-www: not yet written" && false
+# www/ is static. The package's wasm core and wrapper are copied into www/vendor/ (build output,
+# git-ignored), so the page runs exactly the code the library ships.
+WWW_VENDOR := www/vendor/kinesis-batch
+WWW_ASSETS := $(WWW_VENDOR)/core.js $(WWW_VENDOR)/wasm/kinesis_batch.js $(WWW_VENDOR)/wasm/kinesis_batch_bg.wasm
+PREVIEW_PORT ?= 8080
+
+.PHONY: www preview
+www: $(WWW_ASSETS)
+
+$(WWW_VENDOR)/core.js: pkg/core.js
+	@mkdir -p $(@D) && cp $< $@
+$(WWW_VENDOR)/wasm/%: $(GLUE_DIR)/% $(GLUE_DIR)/kinesis_batch_bg.wasm
+	@mkdir -p $(@D) && cp $< $@
+
+# Headless Debian Chromium driven by playwright-core: the page's counts against planBatches,
+# shardIndexFor and hashKeyOf in Node, no request off the page's origin, a 100 MB file with a
+# main-thread heartbeat. Screenshots and the downloaded plan go to tests/artifacts/www/.
+test-www: build setup www
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	node --test --test-concurrency=1 tests/www/
+
+# Serves www/ on 127.0.0.1 (PREVIEW_PORT=0 picks a free port) and prints the URL.
+preview: build $(NODE_MODULES) www
+	node tests/www/static-server.mjs www $(PREVIEW_PORT)
 
 # ---- demo --------------------------------------------------------------------------------
 
@@ -96,3 +157,48 @@ demo: build $(NODE_MODULES)
 clean:
 	cargo clean
 	rm -rf $(GLUE_DIR)
+
+# ---- chaos ---------------------------------------------------------------------------------
+# 100,000 records through the seeded fault proxy into kinesis-local, read back and checked
+# (issue 3). `make test` runs a 3,000-record version (tests/node/chaos.test.mjs).
+# Override: make chaos CHAOS_ARGS='--records 20000 --shards 8 --seed 3 --json'
+.PHONY: chaos
+chaos: build $(NODE_MODULES)
+	node tests/chaos.mjs $(CHAOS_ARGS)
+
+# ---- fuzz ---------------------------------------------------------------------------------
+# cargo-fuzz on the response parser and the dispatcher state machine, FUZZ_SECONDS each
+# (issue 3). CI runs the proptest version (tests/dispatcher.rs) instead. cargo-fuzz passes
+# nightly-only flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := response_parser dispatcher
+FUZZ := RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --sanitizer none --debug-assertions
+
+.PHONY: fuzz
+fuzz:
+	@cargo fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' || \
+		cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	@for target in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$target fuzz/seeds/$$target; \
+		extra=; [ -f fuzz/$$target.dict ] && extra=-dict=fuzz/$$target.dict; \
+		echo "fuzz: $$target for $(FUZZ_SECONDS) s"; \
+		$(FUZZ) $$target fuzz/corpus/$$target fuzz/seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) $$extra 2>&1 | \
+			grep -Ev '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)|NEW_FUNC|^"|^######' ; \
+		status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzz: $$target failed; see fuzz/artifacts/$$target/"; exit $$status; }; \
+	done
+
+# ---- bench ---------------------------------------------------------------------------------
+# Issue 5: kinesis-batch against @aws-sdk/client-kinesis and a hand-written batcher, one process
+# per workload, then bundle sizes, wasm instantiation and streaming memory. Writes
+# tests/bench/results/latest.{md,json}; BENCHMARKS.md records a run. The bench's own pinned
+# dependencies live in tests/bench/. Smoke run: make bench BENCH_ARGS=--quick
+BENCH_MODULES := tests/bench/node_modules/.package-lock.json
+
+$(BENCH_MODULES): tests/bench/package.json tests/bench/package-lock.json
+	cd tests/bench && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: bench
+bench: build $(BENCH_MODULES)
+	cd tests/bench && node run.mjs $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 // The runtime-independent wrapper over the wasm core. Each entry point (node.js, deno.js,
 // workerd.js, browser.js, slim.js) loads the wasm its host's way, then calls
 // configureRuntime() and re-exports this module.
-import { Core, Plan, hashKeyOf as coreHashKeyOf, shardIndexFor as coreShardIndexFor } from './wasm/kinesis_batch.js';
+import { Core, Plan, hashKeyOf as coreHashKeyOf, shardIndexFor as coreShardIndexFor, setSha256, wasmMemory } from './wasm/kinesis_batch.js';
 
 export class KinesisBatchError extends Error {
   constructor(code, message, details) {
@@ -14,9 +14,14 @@ export class KinesisBatchError extends Error {
 
 const runtime = { ready: false, environment: () => ({}) };
 
-/** Called by the entry points once the wasm is instantiated. */
-export function configureRuntime({ environment } = {}) {
+/**
+ * Called by the entry points once the wasm is instantiated. `sha256`, where the host has a
+ * synchronous one (Node's crypto.createHash), hashes request bodies faster than wasm can:
+ * (bytes: Uint8Array) => lowercase hex.
+ */
+export function configureRuntime({ environment, sha256 } = {}) {
   if (environment) runtime.environment = environment;
+  if (sha256) setSha256(sha256);
   runtime.ready = true;
 }
 
@@ -43,6 +48,11 @@ function invalidOption(option, message) {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+const SETTLED = Promise.resolve();
+// submitPayloads hands the core at most this many records, or bytes, per call.
+const BULK_RECORDS = 512;
+const BULK_BYTES = 1 << 20;
 
 function unserializable(message) {
   return new KinesisBatchError('UnserializablePayload', message);
@@ -50,10 +60,19 @@ function unserializable(message) {
 
 /** payload → data bytes: bytes as they are, strings as UTF-8, anything else as JSON. */
 function encodePayload(payload) {
+  const data = payloadData(payload);
+  return typeof data === 'string' ? encoder.encode(data) : data;
+}
+
+/**
+ * payload → its data as bytes (Uint8Array) or as text to be sent as UTF-8 (a string or the
+ * payload's JSON). The core takes text directly, which saves a copy.
+ */
+function payloadData(payload) {
+  if (typeof payload === 'string') return payload;
   if (payload instanceof Uint8Array) return payload;
   if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
   if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
-  if (typeof payload === 'string') return encoder.encode(payload);
   const type = typeof payload;
   if (payload === undefined || type === 'function' || type === 'symbol' || type === 'bigint') {
     throw unserializable(`a ${type} payload cannot be sent; submit an object, array, number, boolean, string or bytes`);
@@ -66,7 +85,7 @@ function encodePayload(payload) {
     throw unserializable(`payload cannot be encoded as JSON: ${error.message}`);
   }
   if (json === undefined) throw unserializable('payload encodes to nothing in JSON');
-  return encoder.encode(json);
+  return json;
 }
 
 // Key kinds understood by the core: see src/wasm.rs key_input.
@@ -124,6 +143,11 @@ const CORE_OPTIONS = [
 
 // Refresh credentials this long before they expire.
 const CREDENTIAL_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+// Credentials near their expiration are asked for again before signing, but at most this often:
+// a provider that keeps returning short-lived credentials must not be called for every request.
+const CREDENTIAL_MIN_REFRESH_INTERVAL_MS = 1000;
+// The core's retry defaults (src/retry.rs); a failing credentials provider is retried with them.
+const DEFAULT_MAX_ATTEMPTS = 8, DEFAULT_RETRY_BASE_DELAY_MS = 100, DEFAULT_RETRY_MAX_DELAY_MS = 5000;
 
 function checkCredentials(value) {
   if (!value || typeof value !== 'object') {
@@ -137,7 +161,13 @@ function checkCredentials(value) {
     throw invalidOption('credentials', 'sessionToken must be a string');
   }
   const expires = expiration === undefined || expiration === null ? Infinity : new Date(expiration).getTime();
-  return { accessKeyId, secretAccessKey, sessionToken: sessionToken || undefined, expires: Number.isNaN(expires) ? Infinity : expires };
+  return {
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: sessionToken || undefined,
+    expires: Number.isNaN(expires) ? Infinity : expires,
+    fetchedAt: Date.now(),
+  };
 }
 
 function describeTransportError(error) {
@@ -147,9 +177,42 @@ function describeTransportError(error) {
   return `${error.name || 'Error'}: ${error.message}${detail}`;
 }
 
-function unrefTimer(timer) {
-  if (timer && typeof timer === 'object' && typeof timer.unref === 'function') timer.unref();
+// Node timers can be unref'd so they don't keep the process alive; other hosts have no such thing.
+function refTimer(timer, keepAlive) {
+  if (timer && typeof timer === 'object') {
+    const method = keepAlive ? timer.ref : timer.unref;
+    if (typeof method === 'function') method.call(timer);
+  }
   return timer;
+}
+
+/**
+ * The payloads of accepted records by id, until they settle. The core numbers records 0, 1, 2...
+ * and they settle roughly in that order, so an array with a moving start does a Map's job without
+ * hashing or an entry object per record.
+ */
+class PayloadStore {
+  #items = [];
+  #start = 0; // the id of #items[0]
+  #head = 0; // #items[..#head] are all settled
+
+  set(id, payload) {
+    this.#items[id - this.#start] = payload; // never undefined: such payloads are refused
+  }
+
+  take(id) {
+    const i = id - this.#start;
+    if (i < 0) return undefined;
+    const payload = this.#items[i];
+    this.#items[i] = undefined;
+    while (this.#head < this.#items.length && this.#items[this.#head] === undefined) this.#head++;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#start += this.#head;
+      this.#head = 0;
+    }
+    return payload;
+  }
 }
 
 export class KinesisBatchDispatcher {
@@ -158,17 +221,41 @@ export class KinesisBatchDispatcher {
   #credentialSource;
   #credentials = null;
   #credentialsPending = null;
-  #payloads = new Map();
+  #credentialsFailure = null; // the provider's last failure, until the records waiting for it end
+  #retry;
+  #payloads = new PayloadStore();
   #controllers = new Map();
   #onProgress;
   #timer = null;
   #timerAt = Infinity;
   #listeners = [];
   #holders = 0; // flushes or submits waiting: timers keep the process alive only then
+  #timers = new Set(); // dispatcher timers (linger, backoff), ref'd only while someone waits
   #report = { sent: 0, failed: [], requests: 0, retries: 0 };
   #counted = { requests: 0, retries: 0 };
   #closed = null;
   #identifier;
+  #scratch = EMPTY; // a view of this core's scratch buffer in wasm memory
+
+  // Writes `text` as UTF-8 into the core's scratch buffer; returns the byte count. The view is
+  // made again when wasm memory has grown (which detaches it) or the text may not fit.
+  #writeScratch(text) {
+    let view = this.#scratch;
+    if (view.length < text.length) view = this.#growScratch(text.length * 3);
+    let { read, written } = encoder.encodeInto(text, view);
+    if (read < text.length) {
+      view = this.#growScratch(text.length * 3);
+      ({ written } = encoder.encodeInto(text, view));
+    }
+    return written;
+  }
+
+  #growScratch(len) {
+    const size = Math.max(len, 65536);
+    const ptr = this.#core.scratch(size);
+    this.#scratch = new Uint8Array(wasmMemory().buffer, ptr, size);
+    return this.#scratch;
+  }
 
   constructor(stream, options = {}) {
     ensureReady();
@@ -183,6 +270,11 @@ export class KinesisBatchDispatcher {
       throw fromCore(error);
     }
     this.#identifier = options.partitionKeyIdentifier ?? undefined;
+    this.#retry = {
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS,
+      maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,
+    };
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function') throw invalidOption('fetch', 'must be a function like globalThis.fetch');
     this.#fetch = options.fetch ? fetchImpl : (...args) => globalThis.fetch(...args);
@@ -224,30 +316,125 @@ export class KinesisBatchDispatcher {
    * Accepts one record. Rejects with a KinesisBatchError if the record is invalid (nothing is
    * accepted then). Waits while more than maxBufferedBytes are buffered or in flight.
    */
-  async submitPayload(payload, options) {
+  submitPayload(payload, options) {
+    // Not `async`: most calls need no wait, and a shared settled promise spares a promise and a
+    // suspended frame per record (see BENCHMARKS.md). Errors still come back as rejections.
+    try {
+      this.#acceptPayload(payload, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#core.overBufferLimit() ? this.#waitForRoom() : SETTLED;
+  }
+
+  async #waitForRoom() {
+    this.#hold();
+    try {
+      while (this.#core.overBufferLimit() && !this.#closed) await this.#nextChange();
+    } finally {
+      this.#release();
+    }
+  }
+
+  #acceptPayload(payload, options) {
     if (this.#closed) throw this.#closed;
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw invalidOption('options', 'per-record options must be an object');
     }
-    const data = encodePayload(payload);
+    const data = payloadData(payload);
     const [kind, key] = keyOf(payload, this.#identifier, options);
     const explicitHashKey = explicitHashKeyOf(options);
     let id;
     try {
-      id = this.#core.submit(data, kind, key, explicitHashKey, Date.now());
+      id = typeof data === 'string'
+        ? this.#core.submitScratch(this.#writeScratch(data), kind, key, explicitHashKey, Date.now())
+        : this.#core.submit(data, kind, key, explicitHashKey, Date.now());
     } catch (error) {
       throw fromCore(error);
     }
     this.#payloads.set(id, payload);
     this.#pump();
-    if (this.#core.overBufferLimit()) {
-      this.#holders++;
-      try {
-        while (this.#core.overBufferLimit() && !this.#closed) await this.#nextChange();
-      } finally {
-        this.#holders--;
-      }
+  }
+
+  /**
+   * Accepts many records at once: an array or other iterable of payloads, each encoded and
+   * keyed as submitPayload does it (the partitionKeyIdentifier field, or a random key; there are
+   * no per-record options). Several times cheaper per record than awaiting submitPayload for
+   * each. An invalid record does not stop the others: it is never accepted and is listed in
+   * `rejected` with its index and KinesisBatchError. Waits, like submitPayload, while more than
+   * maxBufferedBytes are buffered or in flight.
+   * @returns {Promise<{ accepted: number, rejected: { index: number, error: KinesisBatchError }[] }>}
+   */
+  async submitPayloads(payloads) {
+    if (this.#closed) throw this.#closed;
+    if (payloads === null || typeof payloads !== 'object' || typeof payloads[Symbol.iterator] !== 'function') {
+      throw invalidOption('payloads', 'must be an array or other iterable of payloads');
     }
+    const rejected = [];
+    let accepted = 0;
+    let chunk = []; // payloads written to the scratch buffer, and their indices
+    let indices = [];
+    let layout = [];
+    let used = 0;
+    const submitChunk = async () => {
+      if (chunk.length === 0) return;
+      const ids = this.#core.submitMany(Uint32Array.from(layout), Date.now());
+      const errors = this.#core.takeRejected();
+      let e = 0;
+      for (let k = 0; k < ids.length; k++) {
+        if (Number.isNaN(ids[k])) rejected.push({ index: indices[k], error: fromCore(errors[e++]) });
+        else {
+          this.#payloads.set(ids[k], chunk[k]);
+          accepted++;
+        }
+      }
+      chunk = [];
+      indices = [];
+      layout = [];
+      used = 0;
+      this.#pump();
+      if (this.#core.overBufferLimit()) {
+        this.#hold();
+        try {
+          while (this.#core.overBufferLimit() && !this.#closed) await this.#nextChange();
+        } finally {
+          this.#release();
+        }
+      }
+      if (this.#closed) throw this.#closed;
+    };
+    let index = -1;
+    for (const payload of payloads) {
+      index++;
+      let data, kind, key;
+      try {
+        data = payloadData(payload);
+        [kind, key] = keyOf(payload, this.#identifier, undefined);
+      } catch (error) {
+        rejected.push({ index, error });
+        continue;
+      }
+      key ??= '';
+      const size = (typeof data === 'string' ? data.length * 3 : data.length) + key.length * 3;
+      if (chunk.length === BULK_RECORDS || (used > 0 && used + size > this.#scratch.length) || used + size > BULK_BYTES) {
+        await submitChunk();
+      }
+      if (this.#scratch.length < used + size) this.#growScratch(used + size);
+      const view = this.#scratch;
+      let dataLen;
+      if (typeof data === 'string') dataLen = encoder.encodeInto(data, view.subarray(used)).written;
+      else {
+        view.set(data, used);
+        dataLen = data.length;
+      }
+      const keyLen = key ? encoder.encodeInto(key, view.subarray(used + dataLen)).written : 0;
+      used += dataLen + keyLen;
+      layout.push(dataLen, kind, keyLen);
+      chunk.push(payload);
+      indices.push(index);
+    }
+    await submitChunk();
+    return { accepted, rejected };
   }
 
   /**
@@ -259,12 +446,12 @@ export class KinesisBatchDispatcher {
     let unwatch = () => {};
     if (signal !== undefined) unwatch = this.#watch(signal, false);
     this.#core.flush();
-    this.#holders++;
+    this.#hold();
     try {
       this.#pump();
       while (!this.#core.isIdle()) await this.#nextChange();
     } finally {
-      this.#holders--;
+      this.#release();
       unwatch();
     }
     this.#collect();
@@ -304,38 +491,103 @@ export class KinesisBatchDispatcher {
 
   // Sends whatever the core has ready, and arms the timer for what comes due later.
   #pump() {
-    if (this.#needsCredentials()) {
-      this.#refreshCredentials();
+    const now = Date.now();
+    if (this.#needsCredentials(now)) {
+      if (this.#credentialsFailure) this.#failForCredentials();
+      else this.#refreshCredentials();
       return;
     }
-    const now = Date.now();
     let request;
     while ((request = this.#core.pollRequest(now))) this.#send(request);
     this.#armTimer();
   }
 
-  #needsCredentials() {
+  #needsCredentials(now) {
     if (!this.#credentialSource) return false;
+    // An ExpiredTokenException: the credentials in hand are no good any more.
     if (this.#core.takeCredentialsRefresh()) this.#credentials = null;
-    return !this.#credentials || this.#credentials.expires - Date.now() < CREDENTIAL_REFRESH_MARGIN_MS;
+    if (this.#core.isIdle()) {
+      this.#credentialsFailure = null; // nothing waits for it any more: the next record asks again
+      return false;
+    }
+    const c = this.#credentials;
+    if (!c) return true;
+    // Near expiration: ask again before signing (credentials just fetched are used as they are).
+    return c.expires - now < CREDENTIAL_REFRESH_MARGIN_MS && now - c.fetchedAt >= CREDENTIAL_MIN_REFRESH_INTERVAL_MS;
   }
 
+  // Asks the provider, retrying a failure with the records' backoff up to maxAttempts times.
   #refreshCredentials() {
     if (this.#credentialsPending) return;
     this.#credentialsPending = (async () => {
-      try {
-        this.#useCredentials(checkCredentials(await this.#credentialSource()));
-      } catch (error) {
-        const reason = error instanceof KinesisBatchError ? error.message : `${error?.name || 'Error'}: ${error?.message}`;
-        // Nothing is dropped: the records end in `failed`, and the next submit asks again.
-        this.#core.abort('CredentialsUnavailable', `the credentials provider failed: ${reason}`);
-        this.#credentials = null;
-      } finally {
-        this.#credentialsPending = null;
+      let failure;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.#useCredentials(checkCredentials(await this.#credentialSource()));
+          failure = undefined;
+          break;
+        } catch (error) {
+          const reason = error instanceof KinesisBatchError ? error.message : `${error?.name || 'Error'}: ${error?.message}`;
+          failure = `the credentials provider failed (${attempt} ${attempt === 1 ? 'try' : 'tries'}): ${reason}`;
+          if (attempt >= this.#retry.maxAttempts || this.#core.isIdle()) break;
+          await new Promise((resolve) => this.#setTimer(resolve, this.#backoffMs(attempt)));
+        }
       }
+      this.#credentialsPending = null;
+      if (failure !== undefined) {
+        const old = this.#credentials;
+        if (old && old.expires > Date.now()) {
+          // Not expired yet: keep signing with them, and ask again later.
+          old.fetchedAt = Date.now();
+        } else {
+          this.#credentials = null;
+          this.#credentialsFailure = failure;
+        }
+      }
+      this.#pump();
       this.#changed();
-      if (this.#credentials) this.#pump();
     })();
+  }
+
+  // The provider failed and no usable credentials are left. Once the requests already sent have
+  // answered, every record still waiting ends in `failed` with code CredentialsUnavailable:
+  // nothing is dropped, and the next record submitted makes the dispatcher ask again.
+  #failForCredentials() {
+    if (this.#core.inFlight() > 0) return; // their answers pump again
+    const message = this.#credentialsFailure;
+    this.#credentialsFailure = null;
+    this.#core.abort('CredentialsUnavailable', message);
+    this.#collect();
+    this.#changed();
+  }
+
+  #backoffMs(attempt) {
+    const { baseDelayMs, maxDelayMs } = this.#retry;
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 40));
+    return Math.floor(Math.random() * (ceiling + 1));
+  }
+
+  // Timers keep a Node process alive only while a flush or a submit is waiting on them.
+  #setTimer(callback, ms) {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      callback();
+    }, Math.max(0, ms));
+    this.#timers.add(timer);
+    return refTimer(timer, this.#holders > 0);
+  }
+
+  #clearTimer(timer) {
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+  }
+
+  #hold() {
+    if (this.#holders++ === 0) for (const timer of this.#timers) refTimer(timer, true);
+  }
+
+  #release() {
+    if (--this.#holders === 0) for (const timer of this.#timers) refTimer(timer, false);
   }
 
   #useCredentials(credentials) {
@@ -347,15 +599,14 @@ export class KinesisBatchDispatcher {
     const at = this.#core.pollTimeout();
     if (at === undefined || at === null) return;
     if (this.#timer && this.#timerAt <= at) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) this.#clearTimer(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
+    // A lingering partial batch must not keep Node alive; a waiting flush or submit does.
+    this.#timer = this.#setTimer(() => {
       this.#timer = null;
       this.#timerAt = Infinity;
       this.#pump();
-    }, Math.max(0, at - Date.now()));
-    // A lingering partial batch must not keep Node alive; a waiting flush keeps it alive itself.
-    if (this.#holders === 0) unrefTimer(this.#timer);
+    }, at - Date.now());
   }
 
   #send(request) {
@@ -399,11 +650,10 @@ export class KinesisBatchDispatcher {
   // Moves settled records from the core into the pending report.
   #collect() {
     const acked = this.#core.takeAcked();
-    for (let i = 0; i < acked.length; i++) this.#payloads.delete(acked[i]);
+    for (let i = 0; i < acked.length; i++) this.#payloads.take(acked[i]);
     this.#report.sent += acked.length;
     for (const f of this.#core.takeFailed()) {
-      const payload = this.#payloads.get(f.id);
-      this.#payloads.delete(f.id);
+      const payload = this.#payloads.take(f.id);
       this.#report.failed.push({
         payload,
         partitionKey: f.partitionKey,

@@ -153,6 +153,13 @@ export class KinesisBatchDispatcher<P extends Payload = Payload> {
    * maxBufferedBytes are buffered or in flight.
    */
   submitPayload(payload: P, options?: SubmitOptions): Promise<void>;
+  /**
+   * Accepts many records at once, each encoded and keyed as submitPayload does it (no per-record
+   * options): several times cheaper per record than awaiting submitPayload for each. Invalid
+   * records do not stop the others; they are never accepted and are listed in `rejected`.
+   * Waits while more than maxBufferedBytes are buffered or in flight.
+   */
+  submitPayloads(payloads: Iterable<P>): Promise<{ accepted: number; rejected: { index: number; error: KinesisBatchError }[] }>;
   /** Sends everything pending and waits for every outcome. */
   flushPayloads(options?: FlushOptions): Promise<FlushReport<P>>;
 }

@@ -4,8 +4,6 @@
 //! `OutgoingRequest` and reports back with `handle_response` or `handle_transport_error`.
 //! Every accepted record ends exactly once: in `take_acked` or in `take_failed`.
 
-use std::collections::HashMap;
-
 use crate::error::{OptionError, RecordError};
 use crate::limits::{whole_in_range, Limits};
 use crate::packing::{Batch, Packer, RecordSize};
@@ -24,6 +22,11 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: usize = 30_000;
 /// The code of records ended by `abort`.
 pub const ABORTED: &str = "Aborted";
+/// 9999-12-31T23:59:59.999Z: later times are taken as this, so time arithmetic cannot overflow.
+const MAX_TIME_MS: u64 = 253_402_300_799_999;
+/// Longest code and message a `FailedRecord` carries, in bytes.
+const MAX_CODE_BYTES: usize = 256;
+const MAX_MESSAGE_BYTES: usize = 512;
 
 /// Options as the host received them; numbers arrive as JS numbers.
 #[derive(Debug, Clone, Default)]
@@ -185,7 +188,8 @@ pub struct Dispatcher {
     /// When the open batch's oldest record was accepted.
     open_since_ms: Option<u64>,
     retries: Vec<Waiting>,
-    in_flight: HashMap<RequestId, Batch<Record>>,
+    /// At most maxInFlight (≤ 256) entries: a Vec, because a HashMap costs 5 KB of wasm.
+    in_flight: Vec<(RequestId, Batch<Record>)>,
     acked: Vec<RecordId>,
     failed: Vec<FailedRecord>,
     progress: Progress,
@@ -207,7 +211,7 @@ impl Dispatcher {
             next_request: 0,
             open_since_ms: None,
             retries: Vec::new(),
-            in_flight: HashMap::new(),
+            in_flight: Vec::new(),
             acked: Vec::new(),
             failed: Vec::new(),
             progress: Progress::default(),
@@ -237,12 +241,12 @@ impl Dispatcher {
         self.next_record += 1;
         self.progress.accepted += 1;
         self.buffered_bytes += accepted.size;
-        if self.packer.open_len() == 0 {
-            self.open_since_ms = Some(now_ms);
-        }
         self.packer.push(Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0 });
-        if self.packer.open_len() == 0 {
-            self.open_since_ms = None;
+        // Alone in the open batch (it was empty, or this record closed the one before): its clock starts now.
+        match self.packer.open_len() {
+            0 => self.open_since_ms = None,
+            1 => self.open_since_ms = Some(now_ms),
+            _ => {}
         }
         Ok(id)
     }
@@ -270,7 +274,7 @@ impl Dispatcher {
         }
         let retry = self.retries.iter().map(|w| w.not_before_ms).min();
         let linger = match (self.open_since_ms, self.config.max_buffered_time_ms) {
-            (Some(since), wait) if wait > 0 => Some(since + wait),
+            (Some(since), wait) if wait > 0 => Some(since.saturating_add(wait)),
             _ => None,
         };
         retry.into_iter().chain(linger).min()
@@ -279,7 +283,7 @@ impl Dispatcher {
     fn close_if_waited(&mut self, now_ms: u64) {
         if let Some(since) = self.open_since_ms {
             let wait = self.config.max_buffered_time_ms;
-            if wait > 0 && now_ms >= since + wait {
+            if wait > 0 && now_ms >= since.saturating_add(wait) {
                 self.flush();
             }
         }
@@ -311,7 +315,7 @@ impl Dispatcher {
             ("x-amz-target", request::TARGET),
         ];
         let signable = SignableRequest { method: "POST", path: &endpoint.path, query: "", headers: &fixed, payload_sha256_hex: &payload_hash };
-        let server_now_ms = (now_ms as i64 + self.clock_offset_ms).max(0) as u64;
+        let server_now_ms = (now_ms.min(MAX_TIME_MS) as i64 + self.clock_offset_ms).clamp(0, MAX_TIME_MS as i64) as u64;
         let params = SigningParams {
             credentials,
             region: &self.config.region,
@@ -336,7 +340,7 @@ impl Dispatcher {
             bytes: batch.bytes,
         };
         self.remember_secrets(credentials);
-        self.in_flight.insert(id, batch);
+        self.in_flight.push((id, batch));
         self.progress.in_flight = self.in_flight.len() as u64;
         request
     }
@@ -353,20 +357,25 @@ impl Dispatcher {
         }
     }
 
-    fn scrub(&self, message: &str) -> String {
+    /// Removes secrets, then bounds the length: cutting first could leave a secret's prefix.
+    fn scrub(&self, message: &str, max_bytes: usize) -> String {
+        let mut secrets: Vec<&String> = self.secrets.iter().collect();
+        // Longest first, so a secret inside another (a key id inside a token) cannot split it.
+        crate::insertion_sort_by(&mut secrets, |a, b| a.len() > b.len());
         let mut out = message.to_owned();
-        for secret in &self.secrets {
+        for secret in secrets {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), "[redacted]");
             }
         }
-        out
+        response::truncate(&out, max_bytes)
     }
 
     /// Takes in the answer to request `id`. Unknown ids (after `abort`) are ignored.
     pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now_ms: u64, entropy: &mut dyn Entropy) {
         let Some(batch) = self.take_in_flight(id) else { return };
-        if response.status == 200 {
+        // Any 2xx claims success, so it must carry a PutRecords answer for every record.
+        if (200..300).contains(&response.status) {
             match response::parse_put_records(response.body, batch.records.len()) {
                 Some(outcomes) => self.settle_records(batch, outcomes, now_ms, entropy),
                 None => {
@@ -388,7 +397,7 @@ impl Dispatcher {
             }
             Action::CorrectClock => {
                 if let Some(server_ms) = response.server_date_ms {
-                    self.clock_offset_ms = server_ms as i64 - now_ms as i64;
+                    self.clock_offset_ms = server_ms.min(MAX_TIME_MS) as i64 - now_ms.min(MAX_TIME_MS) as i64;
                 }
                 self.retry_now(batch, error)
             }
@@ -404,7 +413,7 @@ impl Dispatcher {
     }
 
     fn take_in_flight(&mut self, id: RequestId) -> Option<Batch<Record>> {
-        let batch = self.in_flight.remove(&id);
+        let batch = self.in_flight.iter().position(|(i, _)| *i == id).map(|at| self.in_flight.swap_remove(at).1);
         self.progress.in_flight = self.in_flight.len() as u64;
         batch
     }
@@ -459,7 +468,7 @@ impl Dispatcher {
     fn schedule(&mut self, batch: Batch<Record>, now_ms: u64, entropy: &mut dyn Entropy) {
         let attempts = batch.records.iter().map(|r| r.attempts).max().unwrap_or(1);
         let delay = self.config.retry.backoff_ms(attempts, entropy.next_u32());
-        self.retries.push(Waiting { not_before_ms: now_ms + delay, batch });
+        self.retries.push(Waiting { not_before_ms: now_ms.saturating_add(delay), batch });
     }
 
     fn ack(&mut self, record: Record) {
@@ -473,8 +482,8 @@ impl Dispatcher {
         self.progress.failed += 1;
         let failed = FailedRecord {
             id: record.id,
-            code: self.scrub(&error.code),
-            message: self.scrub(&error.message),
+            code: self.scrub(&error.code, MAX_CODE_BYTES),
+            message: self.scrub(&error.message, MAX_MESSAGE_BYTES),
             partition_key: record.partition_key,
             attempts: record.attempts,
         };
@@ -491,10 +500,10 @@ impl Dispatcher {
     /// already sent are ignored from now on.
     pub fn abort(&mut self, code: &str, message: &str) {
         let error = ServiceError { code: code.into(), message: message.into() };
-        let mut in_flight: Vec<_> = self.in_flight.drain().collect();
-        in_flight.sort_by_key(|(id, _)| *id);
+        let mut in_flight = std::mem::take(&mut self.in_flight);
+        crate::insertion_sort_by(&mut in_flight, |a, b| a.0 < b.0);
         let mut records: Vec<Record> = in_flight.into_iter().flat_map(|(_, b)| b.records).collect();
-        self.retries.sort_by_key(|w| w.not_before_ms);
+        crate::insertion_sort_by(&mut self.retries, |a, b| a.not_before_ms < b.not_before_ms);
         records.extend(self.retries.drain(..).flat_map(|w| w.batch.records));
         records.extend(self.packer.drain());
         self.open_since_ms = None;

@@ -6,6 +6,7 @@
 
 pub mod dispatcher;
 pub mod error;
+pub mod json;
 pub mod limits;
 pub mod packing;
 pub mod partition_key;
@@ -17,10 +18,27 @@ pub mod retry;
 pub mod shard_map;
 pub mod sigv4;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;
+
+// The WebAssembly component (wit/kinesis-batch.wit): `--target wasm32-wasip2 --features component`.
+#[cfg(all(feature = "component", target_arch = "wasm32", target_os = "wasi"))]
+mod component;
 
 pub use dispatcher::{Config, Dispatcher, FailedRecord, HttpResponse, Options, OutgoingRequest, Progress, TransportError};
 pub use error::{OptionError, RecordError, RecordErrorCode};
 pub use record::{Entropy, KeyInput};
 pub use sigv4::Credentials;
+
+/// Stable insertion sort for the short lists the core sorts (headers, query pairs, in-flight
+/// requests, shard ranges, which arrive sorted): each `slice::sort` instantiation costs about
+/// 4 KB of wasm, and there were six.
+pub(crate) fn insertion_sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}

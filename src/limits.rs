@@ -58,9 +58,22 @@ pub fn whole_in_range(
 ) -> Result<usize, OptionError> {
     let Some(v) = value else { return Ok(default) };
     if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
-        return Err(OptionError::new(option, format!("must be a whole number from {min} to {max}, got {v}")));
+        return Err(OptionError::new(option, format!("must be a whole number from {min} to {max}, got {}", shown(v))));
     }
     Ok(v as usize)
+}
+
+/// Shows a rejected number without pulling float formatting (about 20 KB of wasm) into the build.
+fn shown(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        (v as i64).to_string()
+    } else {
+        "a fractional number".into()
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Parsing PutRecords answers and error envelopes, and sorting errors into what to do next.
 
-use serde::Deserialize;
+use crate::json::Reader;
 
 /// What to do after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,23 +68,61 @@ pub fn is_clock_skew_message(message: &str) -> bool {
     m.contains("signature expired") || m.contains("signature not yet current") || m.contains("request time too skewed")
 }
 
-#[derive(Deserialize)]
 struct PutRecordsOutput {
-    #[serde(rename = "Records")]
     records: Vec<ResultEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct ResultEntry {
-    #[serde(rename = "ErrorCode", default)]
     error_code: Option<String>,
-    #[serde(rename = "ErrorMessage", default)]
     error_message: Option<String>,
 }
 
+/// Sets a field once: a repeated field makes the answer unreadable, as it did with serde.
+fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = value;
+            Some(())
+        }
+    }
+}
+
+impl PutRecordsOutput {
+    /// `{"Records":[{"ErrorCode":..., "ErrorMessage":...}, ...], ...}`; other fields are skipped.
+    fn read(body: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(body);
+        let mut records = None;
+        r.object(|r, key| match key {
+            "Records" => {
+                let mut entries = Vec::new();
+                r.array(|r| {
+                    let (mut code, mut message, mut seen) = (None, None, [false; 2]);
+                    r.object(|r, key| match key {
+                        "ErrorCode" if !std::mem::replace(&mut seen[0], true) => r.string_or_null().map(|v| code = v),
+                        "ErrorMessage" if !std::mem::replace(&mut seen[1], true) => r.string_or_null().map(|v| message = v),
+                        "ErrorCode" | "ErrorMessage" => None,
+                        _ => r.skip(),
+                    })?;
+                    entries.push(ResultEntry { error_code: code, error_message: message });
+                    Some(())
+                })?;
+                once(&mut records, Some(entries))
+            }
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(Self { records: records? })
+    }
+}
+
+/// The code of a failed record whose `ErrorCode` is unreadable.
+pub const UNKNOWN_RECORD_ERROR: &str = "UnknownError";
+
 /// Parses a 200 PutRecords answer. `None` if it is not one for `expected` records.
 pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutcome>> {
-    let out: PutRecordsOutput = serde_json::from_slice(body).ok()?;
+    let out = PutRecordsOutput::read(body)?;
     if out.records.len() != expected {
         return None;
     }
@@ -94,7 +132,8 @@ pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutco
             .map(|e| match e.error_code.filter(|c| !c.is_empty()) {
                 None => RecordOutcome::Ok,
                 Some(code) => RecordOutcome::Failed(ServiceError {
-                    code: normalize_code(&code).to_owned(),
+                    // A code that is all namespace or suffix still says the record failed.
+                    code: Some(normalize_code(&code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
                     message: e.error_message.unwrap_or_default(),
                 }),
             })
@@ -102,31 +141,47 @@ pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutco
     )
 }
 
-#[derive(Deserialize, Default)]
-struct Envelope {
-    #[serde(rename = "__type", alias = "code", alias = "Code", default)]
-    kind: Option<String>,
-    #[serde(alias = "Message", default)]
-    message: Option<String>,
+/// The top-level fields of a JSON object body, as (name, string value or `None`); empty when
+/// the body is not a JSON object. A repeated name keeps its last value.
+fn json_fields(body: &[u8]) -> Vec<(String, Option<String>)> {
+    let mut fields: Vec<(String, Option<String>)> = Vec::new();
+    let mut r = Reader::new(body);
+    let read = r
+        .object(|r, key| {
+            let value = if r.is_string() { Some(r.string()?) } else { r.skip().map(|_| None)? };
+            fields.retain(|(k, _)| k != key);
+            fields.push((key.to_owned(), value));
+            Some(())
+        })
+        .and_then(|_| r.end());
+    if read.is_none() {
+        fields.clear();
+    }
+    fields
+}
+
+/// The first of `names` that is a string field.
+fn json_field(fields: &[(String, Option<String>)], names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| fields.iter().find(|(k, _)| k == n)?.1.clone())
 }
 
 /// Reads the error from a non-200 answer: JSON `__type`/`code`, the `x-amzn-ErrorType`
-/// header, or an XML `<Code>`; else a code named after the status.
+/// header, or an XML `<Code>`; else a code named after the status. The message is whole:
+/// the caller scrubs secrets from it before bounding its length (see `truncate`).
 pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) -> ServiceError {
-    let envelope: Envelope = serde_json::from_slice(body).unwrap_or_default();
+    // A generic value, not a struct: duplicate or oddly typed fields must not lose the code.
+    let envelope = json_fields(body);
     let text = std::str::from_utf8(body).unwrap_or("");
-    let code = envelope
-        .kind
+    let code = json_field(&envelope, &["__type", "code", "Code"])
         .or_else(|| error_type_header.map(str::to_owned))
         .or_else(|| xml_element(text, "Code"))
         .map(|c| normalize_code(&c).to_owned())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| format!("Http{status}"));
-    let message = envelope
-        .message
+    let message = json_field(&envelope, &["message", "Message"])
         .or_else(|| xml_element(text, "Message"))
         .unwrap_or_else(|| format!("HTTP {status}"));
-    ServiceError { code, message: truncate(&message, 512) }
+    ServiceError { code, message }
 }
 
 fn xml_element(text: &str, name: &str) -> Option<String> {
@@ -136,7 +191,8 @@ fn xml_element(text: &str, name: &str) -> Option<String> {
     Some(text[start..end].trim().to_owned())
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -194,6 +250,9 @@ mod tests {
         assert_eq!(out[2], RecordOutcome::Ok);
         assert!(parse_put_records(body, 2).is_none(), "a count mismatch is not trusted");
         assert!(parse_put_records(b"<html>", 1).is_none());
+        let odd = parse_put_records(br#"{"Records":[{"ErrorCode":"ns#"},{"ErrorCode":""}]}"#, 2).unwrap();
+        assert_eq!(odd[0], RecordOutcome::Failed(ServiceError { code: "UnknownError".into(), message: String::new() }));
+        assert_eq!(odd[1], RecordOutcome::Ok);
     }
 
     #[test]
@@ -208,6 +267,16 @@ mod tests {
         assert_eq!(e.code, "ExpiredTokenException");
         let e = parse_error(502, None, b"Bad Gateway");
         assert_eq!((e.code.as_str(), e.message.as_str()), ("Http502", "HTTP 502"));
+        // Duplicate or oddly typed fields keep what can be read.
+        let e = parse_error(400, None, br#"{"__type":"ThrottlingException","message":"a","Message":"b"}"#);
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("ThrottlingException", "a"));
+        let e = parse_error(400, Some("AccessDeniedException"), br#"{"__type":7,"message":"m"}"#);
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("AccessDeniedException", "m"));
+        // The message is whole; the dispatcher bounds it after scrubbing secrets.
+        let long = "é".repeat(1_000);
+        assert_eq!(parse_error(400, None, format!(r#"{{"__type":"X","message":"{long}"}}"#).as_bytes()).message, long);
+        assert_eq!(truncate("aé", 2), "a…");
+        assert_eq!(truncate("abc", 3), "abc");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct ShardMap {
 impl ShardMap {
     /// Builds a map from open shards' ranges; they must not overlap.
     pub fn from_ranges(mut ranges: Vec<(u128, u128, String)>) -> Result<Self, String> {
-        ranges.sort_by_key(|r| r.0);
+        crate::insertion_sort_by(&mut ranges, |a, b| a.0 < b.0);
         for w in ranges.windows(2) {
             if w[1].0 <= w[0].1 {
                 return Err(format!("shards {} and {} overlap", w[0].2, w[1].2));

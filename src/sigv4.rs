@@ -209,8 +209,32 @@ impl fmt::Debug for SignedHeaders {
     }
 }
 
+/// A host's SHA-256 (e.g. Node's `crypto.createHash`), faster than `sha2` compiled to wasm for
+/// request bodies. It returns lowercase hex, or `None` to fall back to `sha2`.
+pub type Sha256Backend = Box<dyn Fn(&[u8]) -> Option<String>>;
+
+/// Inputs shorter than this are hashed by `sha2` even with a backend: the call costs more.
+const BACKEND_MIN_BYTES: usize = 2048;
+
+std::thread_local! {
+    static SHA256_BACKEND: std::cell::RefCell<Option<Sha256Backend>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets (or, with `None`, clears) the SHA-256 used by [`sha256_hex`] for large inputs, for this
+/// thread. Results must equal `sha2`'s; a backend answer that is not 64 lowercase hex digits is
+/// ignored.
+pub fn set_sha256_backend(backend: Option<Sha256Backend>) {
+    SHA256_BACKEND.with(|b| *b.borrow_mut() = backend);
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    if bytes.len() >= BACKEND_MIN_BYTES {
+        let hex = SHA256_BACKEND.with(|b| b.borrow().as_ref().and_then(|f| f(bytes)));
+        if let Some(hex) = hex.filter(|h| h.len() == 64 && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))) {
+            return hex;
+        }
+    }
     hex_lower(&Sha256::digest(bytes))
 }
 
@@ -288,7 +312,8 @@ pub fn authorization_value(
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length (long ones are hashed), so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    // `expect` would link the error's Debug formatting (string escaping, Unicode tables) into wasm.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { unreachable!() };
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
@@ -446,7 +471,7 @@ impl CanonicalHeaders {
             .map(|(name, value)| (name.to_ascii_lowercase(), trim_all(value)))
             .collect();
         // Stable: values of a repeated header keep their wire order.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::insertion_sort_by(&mut entries, |a, b| a.0 < b.0);
 
         let mut canonical = String::new();
         let mut signed = String::new();
@@ -524,7 +549,7 @@ fn canonical_query(query: &str) -> String {
             )
         })
         .collect();
-    pairs.sort();
+    crate::insertion_sort_by(&mut pairs, |a, b| a < b);
     pairs
         .iter()
         .map(|(key, value)| format!("{key}={value}"))
@@ -598,6 +623,28 @@ fn percent_encode_into(bytes: &[u8], out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sha256_backend_is_used_for_large_inputs_only_and_checked() {
+        use std::rc::Rc;
+        use std::cell::Cell;
+        let big = vec![7u8; super::BACKEND_MIN_BYTES];
+        let expected = super::hex_lower(&<super::Sha256 as super::Digest>::digest(&big));
+        let calls = Rc::new(Cell::new(0));
+        let seen = calls.clone();
+        let answer = expected.clone();
+        super::set_sha256_backend(Some(Box::new(move |b: &[u8]| {
+            seen.set(seen.get() + 1);
+            Some(if b.len() == super::BACKEND_MIN_BYTES { answer.clone() } else { "not hex".into() })
+        })));
+        assert_eq!(super::sha256_hex(&big), expected);
+        assert_eq!(calls.get(), 1);
+        assert_eq!(super::sha256_hex(b"small"), super::hex_lower(&<super::Sha256 as super::Digest>::digest(b"small")));
+        assert_eq!(calls.get(), 1, "small inputs stay in sha2");
+        let bigger = vec![7u8; super::BACKEND_MIN_BYTES + 1];
+        assert_eq!(super::sha256_hex(&bigger), super::hex_lower(&<super::Sha256 as super::Digest>::digest(&bigger)), "a bad answer falls back");
+        super::set_sha256_backend(None);
+    }
+
     use super::*;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

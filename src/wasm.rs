@@ -30,7 +30,10 @@ impl Entropy for HostEntropy {
         for b in bytes {
             if self.used == self.pool.len() {
                 // The host has crypto.getRandomValues in every supported runtime.
-                getrandom::fill(&mut self.pool).expect("crypto.getRandomValues is available");
+                // A thrown JS error, not `expect`: that would link Debug formatting into the wasm.
+                if getrandom::fill(&mut self.pool).is_err() {
+                    wasm_bindgen::throw_str("crypto.getRandomValues is not available");
+                }
                 self.used = 0;
             }
             *b = self.pool[self.used];
@@ -102,6 +105,10 @@ pub struct Core {
     inner: Dispatcher,
     entropy: HostEntropy,
     credentials: Option<Credentials>,
+    /// Where the wrapper writes a record's text (`TextEncoder.encodeInto`) before `submitScratch`.
+    scratch: Vec<u8>,
+    /// The errors of the records `submitMany` refused, in order, until `takeRejected`.
+    rejected: Vec<JsValue>,
 }
 
 #[wasm_bindgen]
@@ -134,7 +141,7 @@ impl Core {
             request_timeout_ms: n("requestTimeoutMs")?,
         };
         let config = Config::new(&opts).map_err(option_error)?;
-        Ok(Core { inner: Dispatcher::new(config), entropy: HostEntropy::new(), credentials: None })
+        Ok(Core { inner: Dispatcher::new(config), entropy: HostEntropy::new(), credentials: None, scratch: Vec::new(), rejected: Vec::new() })
     }
 
     #[wasm_bindgen(js_name = setCredentials)]
@@ -148,6 +155,67 @@ impl Core {
             .submit(data, key_input(key_kind, key.as_deref()), explicit_hash_key.as_deref(), now_ms as u64, &mut self.entropy)
             .map(|id| id as f64)
             .map_err(record_error)
+    }
+
+    /// The address of this core's scratch buffer, grown to at least `len` bytes. The wrapper
+    /// writes a record's UTF-8 there through a view of `wasmMemory().buffer`, then calls
+    /// `submitScratch`: one native copy, where passing a string costs a JS loop per character.
+    pub fn scratch(&mut self, len: u32) -> u32 {
+        if self.scratch.len() < len as usize {
+            self.scratch.resize(len as usize, 0);
+        }
+        self.scratch.as_ptr() as u32
+    }
+
+    /// `submit` for the first `len` bytes of the scratch buffer.
+    #[wasm_bindgen(js_name = submitScratch)]
+    pub fn submit_scratch(&mut self, len: u32, key_kind: u8, key: Option<String>, explicit_hash_key: Option<String>, now_ms: f64) -> Result<f64, JsValue> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let result = match scratch.get(..len as usize) {
+            Some(data) => self.submit(data, key_kind, key, explicit_hash_key, now_ms),
+            None => Err(record_error(RecordError::new(RecordErrorCode::UnserializablePayload, "scratch overrun"))),
+        };
+        self.scratch = scratch;
+        result
+    }
+
+    /// Accepts many records from the scratch buffer, where the wrapper wrote each record's data
+    /// followed by its key's UTF-8. `layout` holds three numbers per record: data length, key
+    /// kind (see `key_input`), key length. Returns each record's id, or NaN for a record refused
+    /// (its error waits in `takeRejected`). One call for many records: the bulk path.
+    #[wasm_bindgen(js_name = submitMany)]
+    pub fn submit_many(&mut self, layout: &[u32], now_ms: f64) -> Vec<f64> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut ids = Vec::with_capacity(layout.len() / 3);
+        let mut at = 0;
+        for record in layout.chunks_exact(3) {
+            let (data_end, kind) = (at + record[0] as usize, record[1] as u8);
+            let key_end = data_end + record[2] as usize;
+            let parts = (scratch.get(at..data_end), scratch.get(data_end..key_end).and_then(|k| std::str::from_utf8(k).ok()));
+            let result = match parts {
+                (Some(data), Some(key)) => self
+                    .inner
+                    .submit(data, key_input(kind, Some(key)), None, now_ms as u64, &mut self.entropy)
+                    .map_err(record_error),
+                _ => Err(record_error(RecordError::new(RecordErrorCode::UnserializablePayload, "scratch overrun"))),
+            };
+            match result {
+                Ok(id) => ids.push(id as f64),
+                Err(error) => {
+                    ids.push(f64::NAN);
+                    self.rejected.push(error);
+                }
+            }
+            at = key_end;
+        }
+        self.scratch = scratch;
+        ids
+    }
+
+    /// The errors of the records `submitMany` refused since the last call, in order.
+    #[wasm_bindgen(js_name = takeRejected)]
+    pub fn take_rejected(&mut self) -> Vec<JsValue> {
+        std::mem::take(&mut self.rejected)
     }
 
     /// Refuses a payload the wrapper could not encode, with the same error shape.
@@ -372,6 +440,26 @@ impl Plan {
     }
 }
 
+/// Gives the core the host's SHA-256 for request bodies: `(bytes: Uint8Array) => hex string`,
+/// synchronous (Node's `crypto.createHash`), or `undefined` to use the wasm `sha2` again.
+/// `bytes` is a view into wasm memory, valid only during the call.
+#[wasm_bindgen(js_name = setSha256)]
+pub fn set_sha256(hash: Option<js_sys::Function>) {
+    crate::sigv4::set_sha256_backend(hash.map(|f| {
+        Box::new(move |bytes: &[u8]| {
+            // Safety: the view is used only by `f` during this call, which allocates nothing in wasm.
+            let view = unsafe { js_sys::Uint8Array::view(bytes) };
+            f.call1(&JsValue::UNDEFINED, &view).ok()?.as_string()
+        }) as crate::sigv4::Sha256Backend
+    }));
+}
+
+/// This module's `WebAssembly.Memory`, for the wrapper's views of scratch buffers.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
 #[wasm_bindgen(js_name = hashKeyOf)]
 pub fn hash_key_of(partition_key: &str) -> String {
     shard_map::hash_key_of(partition_key).to_string()
@@ -399,4 +487,45 @@ pub fn shard_index_in_ranges(hash_key: &str, starts: Vec<String>, ends: Vec<Stri
         .collect::<Result<Vec<_>, JsValue>>()?;
     let map = shard_map::ShardMap::from_ranges(ranges).map_err(|m| option_error(OptionError::new("shards", m)))?;
     Ok(map.index_of(key).and_then(|i| map.shard_id(i)).and_then(|id| id.parse().ok()).unwrap_or(-1))
+}
+
+/// Real hash-key ranges, built once and queried per key (the preview page maps every planned
+/// record with it). Indices are in start order: pass the ranges sorted by start to keep yours.
+#[wasm_bindgen(js_name = ShardMap)]
+pub struct JsShardMap(shard_map::ShardMap);
+
+#[wasm_bindgen(js_class = ShardMap)]
+impl JsShardMap {
+    /// `starts`, `ends`: decimal hash keys; `ids`: shard ids. Ranges must not overlap.
+    #[wasm_bindgen(constructor)]
+    pub fn new(starts: Vec<String>, ends: Vec<String>, ids: Vec<String>) -> Result<JsShardMap, JsValue> {
+        if starts.len() != ends.len() || starts.len() != ids.len() {
+            return Err(option_error(OptionError::new("shards", "starts, ends and ids must have the same length")));
+        }
+        let parse = |s: &str| s.parse::<u128>().map_err(|_| option_error(OptionError::new("shards", "hash keys must be decimal u128")));
+        let ranges = starts
+            .iter()
+            .zip(&ends)
+            .zip(ids)
+            .map(|((s, e), id)| Ok((parse(s)?, parse(e)?, id)))
+            .collect::<Result<Vec<_>, JsValue>>()?;
+        shard_map::ShardMap::from_ranges(ranges).map(JsShardMap).map_err(|m| option_error(OptionError::new("shards", m)))
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// The id of the shard at `index` (start order).
+    #[wasm_bindgen(js_name = shardId)]
+    pub fn shard_id(&self, index: u32) -> Option<String> {
+        self.0.shard_id(index as usize).map(str::to_owned)
+    }
+
+    /// The index of the shard holding the partition key's hash key, or -1 when it falls in a gap.
+    #[wasm_bindgen(js_name = indexOfKey)]
+    pub fn index_of_key(&self, partition_key: &str) -> i32 {
+        self.0.index_of(shard_map::hash_key_of(partition_key)).map_or(-1, |i| i as i32)
+    }
 }

@@ -245,7 +245,7 @@ async function* readLines(stream, maxLineBytes) {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a BOM: parseLine drops it from the bytes too
 const BOM = 0xfeff;
 
 class LineError extends Error {
@@ -332,9 +332,23 @@ async function loadLibrary() {
   }
 }
 
-/** Pretty JSON, with arrays of numbers kept on one line. */
-function formatJson(value) {
-  return JSON.stringify(value, null, 2).replace(/\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g, (_, inner) => `[${inner.split(/,\s+/).join(', ')}]`);
+/** Indented JSON, with flat arrays and small flat objects kept on one line. */
+function formatJson(value, indent = '') {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const inner = `${indent}  `;
+  const isFlat = (values) => values.every((v) => v === null || typeof v !== 'object');
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    if (isFlat(value)) return `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+    return `[\n${value.map((v) => inner + formatJson(v, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return '{}';
+  if (indent !== '' && isFlat(entries.map(([, v]) => v))) {
+    const line = `{ ${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')} }`;
+    if (line.length <= 120) return line;
+  }
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`).join(',\n')}\n${indent}}`;
 }
 
 function writeStdout(text) {
@@ -671,6 +685,9 @@ async function main(argv) {
   positionals.splice(positionals.indexOf(command), 1);
   return run(parsed.values, positionals);
 }
+
+// A closed stdout (e.g. `| head -1`) must not turn into a crash; the exit status still tells.
+process.stdout.on('error', () => {});
 
 try {
   process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,36 @@
+// Contender: this package, through its public API (pkg/node.js), one submitPayload per record.
+import { pathToFileURL } from 'node:url';
+import { noopFetch } from '../noop.mjs';
+import { AWS_URL, CREDENTIALS, REGION, STREAM } from './common.mjs';
+
+export const name = 'kinesis-batch';
+
+// KB_PKG points at another build of the package (a profiling build with names); imported as
+// `kinesis-batch.mjs?B`, this module loads KB_PKG_B instead, to compare two builds in one run.
+const variant = new URL(import.meta.url).search.slice(1);
+const pkgDir = process.env[variant ? `KB_PKG_${variant}` : 'KB_PKG'];
+const { KinesisBatchDispatcher } = await import(pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js');
+
+export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
+  const fetch = target.answers
+    ? noopFetch(target.answers, onRequest)
+    : (url, init) => {
+        onRequest();
+        return globalThis.fetch(url, init);
+      };
+  const kn = new KinesisBatchDispatcher(STREAM, {
+    region: REGION,
+    endpoint: target.url ?? AWS_URL,
+    credentials: CREDENTIALS,
+    fetch,
+    partitionKeyIdentifier: 'id',
+    maxInFlight,
+    ...(process.env.KB_MAX_BUFFERED ? { maxBufferedBytes: Number(process.env.KB_MAX_BUFFERED) } : {}),
+  });
+  for (let i = 0; i < count; i++) await kn.submitPayload(gen.make(i));
+  const report = await kn.flushPayloads();
+  if (report.sent !== count || report.failed.length !== 0) {
+    throw new Error(`kinesis-batch: sent ${report.sent} of ${count}, failed ${report.failed.length} ${report.failed[0]?.errorMessage ?? ''}`);
+  }
+  return { requests: report.requests };
+}

@@ -1,0 +1,93 @@
+// A Node host for the kinesis-batch WebAssembly component (wit/kinesis-batch.wit).
+//
+// `make component` builds the component and transpiles it with jco 1.35 into
+// target/component-js/ (`jco transpile --instantiation sync`). This module instantiates that
+// output: WASI clocks and random come from @bytecodealliance/preview2-shim, and the
+// `kinesis:batch/transport` import is a synchronous fetch (sync-fetch.mjs) or any function you pass.
+//
+//   const { dispatcher, close } = loadComponent()
+//   const kn = new dispatcher.KinesisBatchDispatcher('orders', { region: 'us-east-1', credentials: {...} })
+//   kn.submitPayload({ tag: 'json', val: '{"id":1}' })
+//   const report = kn.flushPayloads()
+//   await close()
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { cli, clocks, io, random } from '@bytecodealliance/preview2-shim'
+import { createSyncFetch } from './sync-fetch.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const ROOT = path.resolve(here, '../..')
+export const COMPONENT_WASM = path.join(ROOT, 'target/wasm32-wasip2/release/kinesis_batch.wasm')
+export const TRANSPILED_DIR = path.join(ROOT, 'target/component-js')
+
+const { instantiate } = await import(pathToFileURL(path.join(TRANSPILED_DIR, 'kinesis_batch.js')).href)
+
+const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/**
+ * WASI 0.2 from preview2-shim: clocks, random, io and cli (std's stdio, exit and environment),
+ * but no filesystem, sockets or http. The environment is empty: the process's variables (AWS
+ * keys among them) are not the component's business.
+ */
+function wasiImports () {
+  const imports = {}
+  for (const [ns, members] of Object.entries({ cli, clocks, io, random })) {
+    for (const [name, value] of Object.entries(members)) {
+      if (!name.startsWith('_')) imports[`wasi:${ns}/${kebab(name)}`] = value
+    }
+  }
+  imports['wasi:cli/environment'] = { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined }
+  return imports
+}
+
+/** Thrown by a transport function to return `transport-error` to the component. */
+export class TransportFailure extends Error {
+  /** @param {{ tag: 'timeout' } | { tag: 'network', val: string }} payload */
+  constructor (payload) {
+    super(payload.tag === 'network' ? payload.val : 'timeout')
+    this.payload = payload
+  }
+}
+
+/**
+ * Instantiates the component.
+ * @param {object} [options]
+ * @param {(url: string, init: { method: string, headers: [string, string][], body: Uint8Array, timeoutMs: number }) =>
+ *   { status: number, headers: [string, string][], body: Uint8Array }} [options.fetch]
+ *   a synchronous transport: return the answer, or throw a TransportFailure. Default: Node's
+ *   fetch run in a worker thread (sync-fetch.mjs).
+ * @returns {{ dispatcher: object, close(): Promise<void> }} `dispatcher` has KinesisBatchDispatcher,
+ *   planBatches, hashKeyOf and shardIndexFor.
+ */
+export function loadComponent ({ fetch } = {}) {
+  let worker = null
+  if (!fetch) {
+    worker = createSyncFetch()
+    fetch = (url, init) => {
+      const answer = worker.fetch(url, init)
+      if (answer.timeout) throw new TransportFailure({ tag: 'timeout' })
+      if (answer.network !== undefined) throw new TransportFailure({ tag: 'network', val: answer.network })
+      return answer
+    }
+  }
+  const transport = {
+    fetch (url, init) {
+      try {
+        return fetch(url, init)
+      } catch (error) {
+        // jco returns a thrown error's `payload` as the result's err value.
+        if (error instanceof TransportFailure) throw error
+        throw new TransportFailure({ tag: 'network', val: `${error?.name || 'Error'}: ${error?.message}` })
+      }
+    }
+  }
+  const getCoreModule = (name) => new WebAssembly.Module(readFileSync(path.join(TRANSPILED_DIR, name)))
+  const exports = instantiate(getCoreModule, { ...wasiImports(), 'kinesis:batch/transport': transport })
+  return {
+    dispatcher: exports.dispatcher,
+    async close () {
+      if (worker) await worker.close()
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// Prints the gzipped size (gzip -9, each file on its own, as a browser or a CDN would send it) of
+// what each entry point loads: its own file, the wrapper, the wasm-bindgen glue and the wasm.
+// Usage: node tests/runtimes/sizes.mjs [--markdown]   (after make build)
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pkg');
+const WASM = 'wasm/kinesis_batch_bg.wasm';
+const GLUE = 'wasm/kinesis_batch.js';
+const entries = {
+  'node (import)': ['node.js', 'core.js', 'env.js', GLUE, WASM],
+  'node (require)': ['node.cjs', WASM],
+  deno: ['deno.js', 'deno-wasm.js', 'core.js', 'env.js', GLUE, WASM],
+  workerd: ['workerd.js', 'core.js', GLUE, WASM],
+  'browser / default': ['browser.js', 'core.js', GLUE, WASM],
+  'slim (+ the wasm you pass)': ['slim.js', 'core.js', GLUE],
+};
+
+const size = (file) => {
+  const bytes = readFileSync(path.join(pkg, file));
+  return { raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+};
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const wasm = size(WASM);
+const rows = Object.entries(entries).map(([name, files]) => {
+  const sizes = files.map(size);
+  const js = sizes.filter((_, i) => files[i] !== WASM);
+  return {
+    name,
+    js: js.reduce((a, s) => a + s.gz, 0),
+    total: sizes.reduce((a, s) => a + s.gz, 0),
+    raw: sizes.reduce((a, s) => a + s.raw, 0),
+  };
+});
+
+console.log(`wasm alone: ${kib(wasm.raw)} raw, ${kib(wasm.gz)} gzipped`);
+console.log('| entry | JS gzipped | total gzipped (JS + wasm) | total raw |');
+console.log('|---|---:|---:|---:|');
+for (const r of rows) console.log(`| ${r.name} | ${kib(r.js)} | ${kib(r.total)} | ${kib(r.raw)} |`);

@@ -1,0 +1,470 @@
+// The preview page's worker: reads and parses the input, plans it with the library's own
+// planBatches (the wasm core), maps every planned key to its shard with shardIndexFor or the
+// core's ShardMap, and renders request bodies with the real KinesisBatchDispatcher and a fetch
+// that never sends anything. The page's main thread only draws.
+import init, { ShardMap } from './vendor/kinesis-batch/wasm/kinesis_batch.js';
+import {
+  configureRuntime, planBatches, hashKeyOf, shardIndexFor, KinesisBatchDispatcher,
+} from './vendor/kinesis-batch/core.js';
+import { scannerFor, utf8Length } from './input.js';
+import { evenShards, parseShardList, shardLoad } from './stats.js';
+
+const ready = init({ module_or_path: new URL('./vendor/kinesis-batch/wasm/kinesis_batch_bg.wasm', import.meta.url) })
+  .then(() => configureRuntime({}));
+
+/** The page's own code for a record that is not valid JSON (the library never sees it). */
+export const INVALID_JSON = 'InvalidJSON';
+const PROGRESS_INTERVAL_MS = 100;
+
+let input = null; // { text, name, bytes }
+let plan = null;
+
+/** A growable typed array. */
+class Column {
+  constructor(Type, capacity = 1024) {
+    this.Type = Type;
+    this.data = new Type(capacity);
+    this.length = 0;
+  }
+  push(v) {
+    if (this.length === this.data.length) {
+      const bigger = new this.Type(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  done() {
+    return this.data.slice(0, this.length);
+  }
+}
+
+function progress(id, phase, fraction, extra) {
+  postMessage({ type: 'progress', id, phase, fraction, ...extra });
+}
+
+async function readInput(id, source, name) {
+  if (typeof source === 'string') return { text: source, name: name || 'pasted text', bytes: utf8Length(source) };
+  const file = source;
+  const reader = file.stream().getReader();
+  const decoder = new TextDecoder('utf-8');
+  const parts = [];
+  let done = 0;
+  let last = 0;
+  for (;;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    parts.push(decoder.decode(value, { stream: true }));
+    done += value.byteLength;
+    const now = performance.now();
+    if (now - last > PROGRESS_INTERVAL_MS) {
+      last = now;
+      progress(id, 'reading', file.size ? done / file.size : 1);
+    }
+  }
+  parts.push(decoder.decode());
+  return { text: parts.join(''), name: file.name || name || 'file', bytes: file.size };
+}
+
+function planOptions(settings) {
+  return {
+    partitionKeyIdentifier: settings.partitionKeyIdentifier || undefined,
+    maxBatchSize: settings.maxBatchSize,
+    maxRecordBytes: settings.maxRecordBytes,
+    maxRequestBytes: settings.maxRequestBytes,
+  };
+}
+
+function describe(error) {
+  return { code: error?.code, message: error?.message ?? String(error) };
+}
+
+async function runPlan(id, { source, name, settings }) {
+  const t0 = performance.now();
+  await ready;
+  if (source !== undefined) {
+    input = null;
+    plan = null;
+    input = await readInput(id, source, name);
+  }
+  if (!input) throw new Error('no input: paste records or choose a file');
+  const t1 = performance.now();
+  const { text } = input;
+  const { scanner, format } = scannerFor(text, settings.format);
+
+  // Per accepted-or-rejected payload (planBatches' index): line, span and data size.
+  const lines = new Column(Uint32Array);
+  const starts = new Column(Uint32Array);
+  const ends = new Column(Uint32Array);
+  const dataLengths = new Column(Uint32Array);
+  const parseErrors = []; // { line, message }: records the library never sees
+  let last = 0;
+  let seen = 0;
+
+  const take = (start, end, line) => {
+    let value;
+    try {
+      value = JSON.parse(text.slice(start, end));
+    } catch (error) {
+      parseErrors.push({ line, message: error.message });
+      return undefined;
+    }
+    lines.push(line);
+    starts.push(start);
+    ends.push(end);
+    // The data the library sends: a string payload as its UTF-8, anything else as its JSON.
+    dataLengths.push(utf8Length(typeof value === 'string' ? value : JSON.stringify(value)));
+    return { value };
+  };
+
+  function* payloads() {
+    while (scanner.next()) {
+      if (++seen % 1024 === 0) {
+        const now = performance.now();
+        if (now - last > PROGRESS_INTERVAL_MS) {
+          last = now;
+          progress(id, 'planning', scanner.fraction, { records: seen });
+        }
+      }
+      if (scanner.error) {
+        const { span } = scanner.error;
+        if (span) {
+          const got = take(span.start, span.end, span.line);
+          if (got) yield got.value;
+        }
+        parseErrors.push({ line: scanner.error.line, message: scanner.error.message });
+        continue;
+      }
+      const got = take(scanner.start, scanner.end, scanner.line);
+      if (got) yield got.value;
+    }
+  }
+
+  const options = planOptions(settings);
+  const result = planBatches(payloads(), options);
+  const t2 = performance.now();
+
+  const recordLine = lines.done();
+  // Rejections from the core and parse errors, merged by line.
+  const rejected = [];
+  {
+    let p = 0;
+    for (const r of result.rejected) {
+      const line = recordLine[r.index];
+      while (p < parseErrors.length && parseErrors[p].line <= line) rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
+      rejected.push({ line, index: r.index, code: r.code, message: r.message });
+    }
+    while (p < parseErrors.length) rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
+  }
+  const byCode = {};
+  for (const r of rejected) byCode[r.code] = (byCode[r.code] || 0) + 1;
+
+  plan = {
+    settings,
+    options,
+    format,
+    batches: result.batches,
+    rejected,
+    byCode,
+    recordLine,
+    recordStart: starts.done(),
+    recordEnd: ends.done(),
+    dataLength: dataLengths.done(),
+    recordShard: new Int32Array(recordLine.length).fill(-2),
+    keyBytes: 0,
+    sizeMismatches: 0,
+  };
+  checkSizes(plan);
+  const shards = mapShards(id, settings);
+  const t3 = performance.now();
+  return {
+    summary: summaryOf(plan, { readMs: t1 - t0, planMs: t2 - t1, shardMs: t3 - t2, totalMs: t3 - t0 }),
+    batches: batchColumns(plan),
+    shards,
+    rejected: rejectedPage({ offset: 0, limit: 100 }),
+  };
+}
+
+// The page's per-record sizes (for MiB/s per shard) must add up to the core's batch bytes.
+function checkSizes(p) {
+  let keyBytes = 0;
+  for (const b of p.batches) {
+    let sum = 0;
+    for (let j = 0; j < b.records; j++) {
+      const k = utf8Length(b.partitionKeys[j]);
+      keyBytes += k;
+      sum += p.dataLength[b.indices[j]] + k;
+    }
+    if (sum !== b.bytes) p.sizeMismatches++;
+  }
+  p.keyBytes = keyBytes;
+}
+
+function summaryOf(p, timing) {
+  let accepted = 0, bytes = 0, fullByCount = 0;
+  for (const b of p.batches) {
+    accepted += b.records;
+    bytes += b.bytes;
+    if (b.records === p.settings.maxBatchSize) fullByCount++;
+  }
+  const last = p.batches.length ? 1 : 0;
+  return {
+    name: input.name,
+    inputBytes: input.bytes,
+    format: p.format,
+    payloads: p.recordLine.length,
+    records: p.recordLine.length + (p.byCode.InvalidJSON || 0),
+    accepted,
+    rejected: p.rejected.length,
+    invalidJson: p.byCode.InvalidJSON || 0,
+    byCode: p.byCode,
+    requests: p.batches.length,
+    bytes,
+    keyBytes: p.keyBytes,
+    fullByCount,
+    // A batch that is not full by count closed because the next record would not fit its bytes
+    // (or the input ended: the last batch).
+    fullByBytes: p.batches.length ? p.batches.length - fullByCount - (p.batches.at(-1).records === p.settings.maxBatchSize ? 0 : last) : 0,
+    randomKeys: !p.options.partitionKeyIdentifier,
+    sizeMismatches: p.sizeMismatches,
+    timing,
+  };
+}
+
+function batchColumns(p) {
+  const n = p.batches.length;
+  const records = new Uint32Array(n);
+  const bytes = new Float64Array(n);
+  const firstLine = new Uint32Array(n);
+  const lastLine = new Uint32Array(n);
+  p.batches.forEach((b, i) => {
+    records[i] = b.records;
+    bytes[i] = b.bytes;
+    firstLine[i] = p.recordLine[b.indices[0]];
+    lastLine[i] = p.recordLine[b.indices[b.records - 1]];
+  });
+  return { records, bytes, firstLine, lastLine };
+}
+
+/** Maps every planned record to its shard; the settings are { shardMode, shardCount, shardList }. */
+function mapShards(id, settings) {
+  const p = plan;
+  let shards, closed = 0, warnings = [];
+  let indexOf;
+  let map = null;
+  if (settings.shardMode === 'ranges') {
+    ({ shards, closed, warnings } = parseShardList(settings.shardList || ''));
+    try {
+      map = new ShardMap(shards.map((s) => s.start), shards.map((s) => s.end), shards.map((s) => s.shardId));
+    } catch (error) {
+      throw new Error(error.message);
+    }
+    indexOf = (key) => map.indexOfKey(key);
+  } else {
+    const count = Number(settings.shardCount);
+    if (!Number.isInteger(count) || count < 1 || count > 100000) throw new Error('the shard count must be a whole number from 1 to 100000');
+    shards = evenShards(count);
+    indexOf = (key) => shardIndexFor(key, count);
+  }
+  try {
+    const n = shards.length;
+    const counts = new Float64Array(n);
+    const bytes = new Float64Array(n);
+    let unassigned = 0, unassignedBytes = 0, done = 0, last = performance.now();
+    for (const b of p.batches) {
+      for (let j = 0; j < b.records; j++) {
+        const key = b.partitionKeys[j];
+        const index = b.indices[j];
+        const shard = indexOf(key);
+        const size = p.dataLength[index] + utf8Length(key);
+        p.recordShard[index] = shard;
+        if (shard < 0) {
+          unassigned++;
+          unassignedBytes += size;
+        } else {
+          counts[shard]++;
+          bytes[shard] += size;
+        }
+      }
+      done += b.records;
+      const now = performance.now();
+      if (now - last > PROGRESS_INTERVAL_MS) {
+        last = now;
+        progress(id, 'shards', done / Math.max(1, p.recordLine.length));
+      }
+    }
+    p.shards = { mode: settings.shardMode === 'ranges' ? 'ranges' : 'even', list: shards, closed, warnings, counts, bytes, unassigned, unassignedBytes };
+    return shardsMessage(p);
+  } finally {
+    map?.free();
+  }
+}
+
+function shardsMessage(p) {
+  const s = p.shards;
+  return {
+    mode: s.mode,
+    ids: s.list.map((x) => x.shardId),
+    starts: s.list.map((x) => x.start),
+    ends: s.list.map((x) => x.end),
+    shares: s.list.map((x) => x.share),
+    counts: s.counts,
+    bytes: s.bytes,
+    unassigned: s.unassigned,
+    closed: s.closed,
+    warnings: s.warnings,
+  };
+}
+
+function rejectedPage({ offset = 0, limit = 100, code = '' }) {
+  const rows = code ? plan.rejected.filter((r) => r.code === code) : plan.rejected;
+  return { offset, total: rows.length, code, rows: rows.slice(offset, offset + limit) };
+}
+
+function payloadAt(p, index) {
+  return JSON.parse(input.text.slice(p.recordStart[index], p.recordEnd[index]));
+}
+
+/** The PutRecords request the library would send for the first `count` records of a batch. */
+async function body({ batch, count, stream }) {
+  const p = plan;
+  const b = p.batches[batch];
+  if (!b) throw new Error(`there is no batch ${batch + 1}`);
+  const n = Math.max(1, Math.min(count, b.records));
+  const captured = [];
+  // The dispatcher's transport: records the request and answers as Kinesis would. Nothing leaves.
+  const fetch = async (url, init) => {
+    captured.push({ url: String(url), headers: init.headers, body: new TextDecoder().decode(init.body) });
+    const records = Array.from({ length: n }, (_, i) => ({ SequenceNumber: String(i + 1), ShardId: 'shardId-000000000000' }));
+    return new Response(JSON.stringify({ FailedRecordCount: 0, Records: records }), {
+      status: 200,
+      headers: { 'content-type': 'application/x-amz-json-1.1' },
+    });
+  };
+  const kn = new KinesisBatchDispatcher(stream, {
+    region: stream.startsWith('arn:') ? undefined : 'us-east-1',
+    credentials: { accessKeyId: 'PREVIEW', secretAccessKey: 'preview-never-sent' },
+    fetch,
+    ...p.options,
+    partitionKeyIdentifier: undefined,
+    maxInFlight: 1,
+  });
+  const records = [];
+  for (let j = 0; j < n; j++) {
+    const index = b.indices[j];
+    const partitionKey = b.partitionKeys[j];
+    await kn.submitPayload(payloadAt(p, index), { partitionKey });
+    const shard = p.recordShard[index];
+    records.push({
+      line: p.recordLine[index],
+      partitionKey,
+      hashKey: hashKeyOf(partitionKey),
+      shardId: shard >= 0 ? p.shards.list[shard].shardId : null,
+      dataBytes: p.dataLength[index],
+    });
+  }
+  const report = await kn.flushPayloads();
+  if (report.failed.length || captured.length !== 1) throw new Error('could not render the request body');
+  const { headers } = captured[0];
+  const pick = (name) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+  return {
+    batch,
+    shown: n,
+    total: b.records,
+    batchBytes: b.bytes,
+    url: captured[0].url,
+    contentType: pick('content-type'),
+    target: pick('x-amz-target'),
+    body: captured[0].body,
+    records,
+  };
+}
+
+/** The whole plan as a JSON file (built in parts: it can be tens of MB). */
+function exportPlan({ rate }) {
+  const p = plan;
+  const s = p.shards;
+  const summary = summaryOf(p, undefined);
+  delete summary.timing;
+  const load = shardLoad({
+    shares: s.list.map((x) => x.share), counts: s.counts, bytes: s.bytes,
+    accepted: summary.accepted, totalBytes: summary.bytes, randomKeys: summary.randomKeys,
+  }, rate);
+  const parts = [];
+  const head = {
+    generator: 'kinesis-batch preview page',
+    createdAt: new Date().toISOString(),
+    input: { name: input.name, bytes: input.bytes, format: p.format },
+    settings: {
+      partitionKeyIdentifier: p.options.partitionKeyIdentifier ?? null,
+      maxBatchSize: p.settings.maxBatchSize,
+      maxRecordBytes: p.settings.maxRecordBytes,
+      maxRequestBytes: p.settings.maxRequestBytes,
+      shards: s.mode === 'even' ? { mode: 'even', count: s.list.length } : { mode: 'ranges', closedShardsIgnored: s.closed },
+      rateRecordsPerSecond: rate,
+    },
+    summary,
+    shards: s.list.map((x, i) => ({
+      shardId: x.shardId,
+      startingHashKey: x.start,
+      endingHashKey: x.end,
+      share: x.share,
+      records: s.counts[i],
+      bytes: s.bytes[i],
+      recordsPerSecond: load.rows[i].recordsPerSecond,
+      mibPerSecond: load.rows[i].bytesPerSecond / 1048576,
+      hot: load.rows[i].hot,
+    })),
+    unassignedRecords: s.unassigned,
+    maxRateRecordsPerSecond: Number.isFinite(load.maxRate) ? load.maxRate : null,
+    rejected: p.rejected,
+  };
+  const headText = JSON.stringify(head, null, 1);
+  parts.push(headText.slice(0, -2), ',\n "batches": [\n');
+  p.batches.forEach((b, i) => {
+    const lines = new Array(b.records);
+    const shards = new Array(b.records);
+    for (let j = 0; j < b.records; j++) {
+      lines[j] = p.recordLine[b.indices[j]];
+      const shard = p.recordShard[b.indices[j]];
+      shards[j] = shard >= 0 ? s.list[shard].shardId : null;
+    }
+    parts.push(i ? ',\n' : '', JSON.stringify({ records: b.records, bytes: b.bytes, lines, partitionKeys: b.partitionKeys, shards }));
+  });
+  parts.push('\n ]\n}\n');
+  return new Blob(parts, { type: 'application/json' });
+}
+
+const handlers = {
+  plan: runPlan,
+  shards: async (id, { settings }) => {
+    if (!plan) throw new Error('nothing is planned yet');
+    plan.settings = { ...plan.settings, shardMode: settings.shardMode, shardCount: settings.shardCount, shardList: settings.shardList };
+    return mapShards(id, settings);
+  },
+  rejected: async (id, args) => rejectedPage(args),
+  body: async (id, args) => body(args),
+  export: async (id, args) => ({ blob: exportPlan(args) }),
+  ping: async () => {
+    await ready;
+    return { ready: true };
+  },
+};
+
+// One job at a time, in order.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  const { id, type, args } = event.data;
+  queue = queue.then(async () => {
+    try {
+      const handler = handlers[type];
+      if (!handler) throw new Error(`unknown request ${type}`);
+      const result = await handler(id, args || {});
+      const transfer = [];
+      if (result?.batches) transfer.push(result.batches.records.buffer, result.batches.bytes.buffer, result.batches.firstLine.buffer, result.batches.lastLine.buffer);
+      postMessage({ type: 'done', id, result }, transfer);
+    } catch (error) {
+      postMessage({ type: 'error', id, error: describe(error) });
+    }
+  });
+};
