@@ -135,8 +135,9 @@ www: $(WWW_ASSETS)
 
 $(WWW_VENDOR)/core.js: pkg/core.js
 	@mkdir -p $(@D) && cp $< $@
-$(WWW_VENDOR)/wasm/%: $(GLUE_DIR)/% $(GLUE_DIR)/kinesis_batch_bg.wasm
-	@mkdir -p $(@D) && cp $< $@
+# The glue JS is written by the same wasm-bindgen run as the .wasm, so both hang off it.
+$(WWW_VENDOR)/wasm/%: $(GLUE_DIR)/kinesis_batch_bg.wasm
+	@mkdir -p $(@D) && cp $(GLUE_DIR)/$* $@
 
 # Headless Debian Chromium driven by playwright-core: the page's counts against planBatches,
 # shardIndexFor and hashKeyOf in Node, no request off the page's origin, a 100 MB file with a

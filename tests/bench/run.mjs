@@ -18,7 +18,7 @@ const root = path.resolve(here, '../..');
 const { values } = parseArgs({
   options: {
     workloads: { type: 'string', default: '1,2,3,4' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
     'skip-workloads': { type: 'boolean', default: false },
@@ -149,6 +149,7 @@ machine.loadAfter = os.loadavg().map((x) => +x.toFixed(2));
 // ---- report --------------------------------------------------------------------------------
 const f = (x, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const MiB = 2 ** 20;
+const fk = (x) => (x >= 10_000 ? `${f(x / 1000)}k` : f(x));
 const lines = [];
 lines.push(`Run ${machine.date}${values.quick ? ' (QUICK: counts / 10, not for the record)' : ''}`);
 lines.push(`Machine: ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average (1/5/15 min) before ${machine.loadBefore.join(' / ')}, after ${machine.loadAfter.join(' / ')}`);
@@ -164,13 +165,14 @@ for (const w of results.workloads) {
   const s = w.summary;
   lines.push(`### Workload ${w.workload}: ${w.title}`);
   lines.push('');
-  lines.push(`${f(w.count)} records of ${f(w.bytes)} B JSON, median of ${w.rounds} rounds (order rotated; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}.`);
+  lines.push(`${f(w.count)} records of ${f(w.bytes)} B JSON; medians of ${w.rounds} rounds (contender order rotated each round; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}.`);
   lines.push('');
-  lines.push('| contender | records/s | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | vs aws-sdk | vs hand-written |');
+  lines.push('| contender | records/s (slowest–fastest round) | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | vs aws-sdk | vs hand-written |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name, r] of Object.entries(s)) {
     const ratio = (peer) => (s[peer] && name !== 'baseline' && name !== peer ? `${(r.recordsPerSec / s[peer].recordsPerSec).toFixed(2)}×` : '');
-    lines.push(`| ${name} | ${f(r.recordsPerSec)} | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${ratio('aws-sdk')} | ${ratio('hand-written')} |`);
+    const rates = r.runs.map((x) => w.count / (x.wallMs / 1000));
+    lines.push(`| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${ratio('aws-sdk')} | ${ratio('hand-written')} |`);
   }
   const ours = s['kinesis-batch'];
   const targets = Object.entries(TARGETS[w.workload]).map(([peer, want]) => {
