@@ -2,8 +2,7 @@
 //   compileMs      new WebAssembly.Module(bytes) (V8 compiles lazily: Liftoff, tier-up later)
 //   instantiateMs  initSync({ module }) from the compiled module: imports, start function
 //   readMs         reading the .wasm file
-//   importMs       `import('kinesis-batch')` (pkg/node.js) as a whole, in a second fresh load
-//                  measured by the parent instead (see run.mjs)
+// (import-time.mjs times `import` of the whole Node entry in another fresh process.)
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';

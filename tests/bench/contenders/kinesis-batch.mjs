@@ -25,6 +25,7 @@ export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
     fetch,
     partitionKeyIdentifier: 'id',
     maxInFlight,
+    // KB_MAX_BUFFERED (development): another maxBufferedBytes than the default.
     ...(process.env.KB_MAX_BUFFERED ? { maxBufferedBytes: Number(process.env.KB_MAX_BUFFERED) } : {}),
   });
   for (let i = 0; i < count; i++) await kn.submitPayload(gen.make(i));
