@@ -18,17 +18,8 @@ export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-
 export const utf8len = (s) => Buffer.byteLength(s, 'utf8')
 export const utf16len = (s) => s.length
 
-/** Seeded PRNG (mulberry32): () => float in [0, 1). */
-export function prng (seed) {
-  let a = seed >>> 0
-  return function () {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded PRNG (the fault proxy's mulberry32): () => float in [0, 1). */
+export { mulberry32 as prng } from '../support/fault-proxy.mjs'
 
 /** An integer in [lo, hi] from rand. */
 export const between = (rand, lo, hi) => lo + Math.floor(rand() * (hi - lo + 1))
