@@ -329,9 +329,9 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             request_timeout_ms: n(options.request_timeout_ms),
         };
         let config = Config::new(&opts).map_err(option_error)?;
-        let credentials = options.credentials.ok_or_else(|| {
-            option_error(OptionError::new("credentials", "no credentials: pass { accessKeyId, secretAccessKey }"))
-        })?;
+        let credentials = options
+            .credentials
+            .ok_or_else(|| option_error(OptionError::new("credentials", "no credentials: pass { accessKeyId, secretAccessKey }")))?;
         let state = State {
             core: Dispatcher::new(config),
             entropy: WasiEntropy::new(),
@@ -416,7 +416,8 @@ impl api::Guest for Component {
             max_request_bytes: None,
         });
         let n = |v: Option<u32>| v.map(f64::from);
-        let limits = Limits::new(n(options.max_batch_size), n(options.max_record_bytes), n(options.max_request_bytes)).map_err(option_error)?;
+        let limits =
+            Limits::new(n(options.max_batch_size), n(options.max_record_bytes), n(options.max_request_bytes)).map_err(option_error)?;
         let identifier = options.partition_key_identifier.as_deref();
         let mut planner = Planner::new(limits, identifier).map_err(option_error)?;
         let mut entropy = WasiEntropy::new();

@@ -88,8 +88,7 @@ impl Config {
             max_in_flight: whole_in_range("maxInFlight", o.max_in_flight, DEFAULT_MAX_IN_FLIGHT, 1, 256)?,
             max_buffered_bytes: whole_in_range("maxBufferedBytes", o.max_buffered_bytes, DEFAULT_MAX_BUFFERED_BYTES, 1, usize::MAX / 2)?,
             max_buffered_time_ms: whole_in_range("maxBufferedTimeMs", o.max_buffered_time_ms, 0, 0, 86_400_000)? as u64,
-            request_timeout_ms: whole_in_range("requestTimeoutMs", o.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 1, 3_600_000)?
-                as u64,
+            request_timeout_ms: whole_in_range("requestTimeoutMs", o.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 1, 3_600_000)? as u64,
         })
     }
 }
@@ -290,12 +289,7 @@ impl Dispatcher {
     }
 
     fn take_due_retry(&mut self, now_ms: u64) -> Option<Batch<Record>> {
-        let (i, _) = self
-            .retries
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.not_before_ms <= now_ms)
-            .min_by_key(|(_, w)| w.not_before_ms)?;
+        let (i, _) = self.retries.iter().enumerate().filter(|(_, w)| w.not_before_ms <= now_ms).min_by_key(|(_, w)| w.not_before_ms)?;
         Some(self.retries.swap_remove(i).batch)
     }
 
@@ -309,12 +303,9 @@ impl Dispatcher {
         let body = put_records_body(&self.config.stream, batch.records.iter().map(|r| r.json.as_str()));
         let payload_hash = sigv4::sha256_hex(&body);
         let endpoint = &self.config.endpoint;
-        let fixed = [
-            ("host", endpoint.host.as_str()),
-            ("content-type", request::CONTENT_TYPE),
-            ("x-amz-target", request::TARGET),
-        ];
-        let signable = SignableRequest { method: "POST", path: &endpoint.path, query: "", headers: &fixed, payload_sha256_hex: &payload_hash };
+        let fixed = [("host", endpoint.host.as_str()), ("content-type", request::CONTENT_TYPE), ("x-amz-target", request::TARGET)];
+        let signable =
+            SignableRequest { method: "POST", path: &endpoint.path, query: "", headers: &fixed, payload_sha256_hex: &payload_hash };
         let server_now_ms = (now_ms.min(MAX_TIME_MS) as i64 + self.clock_offset_ms).clamp(0, MAX_TIME_MS as i64) as u64;
         let params = SigningParams {
             credentials,
@@ -324,8 +315,7 @@ impl Dispatcher {
         };
         let signed = self.signer.sign(&signable, &params);
         // `host` is set by the transport from the URL.
-        let mut headers: Vec<(String, String)> =
-            fixed[1..].iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut headers: Vec<(String, String)> = fixed[1..].iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         headers.extend(signed.into_pairs().into_iter().map(|(k, v)| (k.to_owned(), v)));
         let id = self.next_request;
         self.next_request += 1;

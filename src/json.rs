@@ -299,9 +299,28 @@ mod tests {
             assert!(strings(case).is_some());
         }
         let bad: &[&[u8]] = &[
-            b"", b"{", b"[1,]", b"{\"a\":1,}", b"01", b"1.", b"1e", b"-", b"+1", b"tru", b"nul", b"\"a",
-            b"\"\x01\"", br#""\x""#, br#""\ud83d""#, br#""\ud83dx""#, br#""\ude00""#, b"\"\xff\"", b"{} {}",
-            b"{1:2}", b"[1 2]", b"NaN",
+            b"",
+            b"{",
+            b"[1,]",
+            b"{\"a\":1,}",
+            b"01",
+            b"1.",
+            b"1e",
+            b"-",
+            b"+1",
+            b"tru",
+            b"nul",
+            b"\"a",
+            b"\"\x01\"",
+            br#""\x""#,
+            br#""\ud83d""#,
+            br#""\ud83dx""#,
+            br#""\ude00""#,
+            b"\"\xff\"",
+            b"{} {}",
+            b"{1:2}",
+            b"[1 2]",
+            b"NaN",
         ];
         for case in bad {
             assert_eq!(strings(case), None, "{}", String::from_utf8_lossy(case));
@@ -341,8 +360,7 @@ mod tests {
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
-                prop::collection::btree_map(any::<String>(), inner, 0..6)
-                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+                prop::collection::btree_map(any::<String>(), inner, 0..6).prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
             ]
         })
     }

@@ -29,11 +29,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub fn new(
-        max_batch_size: Option<f64>,
-        max_record_bytes: Option<f64>,
-        max_request_bytes: Option<f64>,
-    ) -> Result<Self, OptionError> {
+    pub fn new(max_batch_size: Option<f64>, max_record_bytes: Option<f64>, max_request_bytes: Option<f64>) -> Result<Self, OptionError> {
         let d = Self::default();
         Ok(Self {
             max_batch_size: whole_in_range("maxBatchSize", max_batch_size, d.max_batch_size, 1, MAX_RECORDS_PER_REQUEST)?,
@@ -49,13 +45,7 @@ impl Limits {
 }
 
 /// Options arrive from JS as numbers; accept only whole numbers in range.
-pub fn whole_in_range(
-    option: &'static str,
-    value: Option<f64>,
-    default: usize,
-    min: usize,
-    max: usize,
-) -> Result<usize, OptionError> {
+pub fn whole_in_range(option: &'static str, value: Option<f64>, default: usize, min: usize, max: usize) -> Result<usize, OptionError> {
     let Some(v) = value else { return Ok(default) };
     if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
         return Err(OptionError::new(option, format!("must be a whole number from {min} to {max}, got {}", shown(v))));

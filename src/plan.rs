@@ -53,7 +53,13 @@ impl Planner {
     }
 
     /// Plans the next input record (index counts every call, rejected ones included).
-    pub fn add(&mut self, data_len: usize, key: KeyInput, explicit_hash_key: Option<&str>, entropy: &mut dyn Entropy) -> Result<(), RecordError> {
+    pub fn add(
+        &mut self,
+        data_len: usize,
+        key: KeyInput,
+        explicit_hash_key: Option<&str>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<(), RecordError> {
         let index = self.next_index;
         self.next_index += 1;
         match accept(&self.limits, &self.key_source, data_len, key, explicit_hash_key, entropy) {
@@ -112,7 +118,9 @@ mod tests {
         assert_eq!(batches[0].partition_keys, ["a", "b"]);
         assert_eq!(batches[0].bytes, 14);
         assert_eq!(batches[1].indices, [4]);
-        assert_eq!(rejected.iter().map(|r| (r.index, r.error.code)).collect::<Vec<_>>(),
-            [(1, RecordErrorCode::MissingPartitionKey), (3, RecordErrorCode::RecordTooLarge)]);
+        assert_eq!(
+            rejected.iter().map(|r| (r.index, r.error.code)).collect::<Vec<_>>(),
+            [(1, RecordErrorCode::MissingPartitionKey), (3, RecordErrorCode::RecordTooLarge)]
+        );
     }
 }

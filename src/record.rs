@@ -68,10 +68,7 @@ pub fn accept(
         let which = if ceiling < limits.max_record_bytes { "maxRequestBytes" } else { "maxRecordBytes" };
         return Err(RecordError::new(
             RecordErrorCode::RecordTooLarge,
-            format!(
-                "record is {size} bytes ({data_len} data + {} partition key); {which} is {ceiling}",
-                partition_key.len()
-            ),
+            format!("record is {size} bytes ({data_len} data + {} partition key); {which} is {ceiling}", partition_key.len()),
         ));
     }
     Ok(Accepted { partition_key, size })

@@ -66,12 +66,7 @@ fn parse_arn(arn: &str) -> Result<StreamId, OptionError> {
     {
         return Err(bad());
     }
-    Ok(StreamId::Arn {
-        arn: arn.to_owned(),
-        partition: partition.to_owned(),
-        region: region.to_owned(),
-        account: account.to_owned(),
-    })
+    Ok(StreamId::Arn { arn: arn.to_owned(), partition: partition.to_owned(), region: region.to_owned(), account: account.to_owned() })
 }
 
 /// Picks the signing region: the option, else the ARN's, else the environment's.
@@ -82,9 +77,10 @@ pub fn resolve_region(stream: &StreamId, option: Option<&str>, environment: Opti
             return Err(OptionError::new("region", format!("region {given} differs from the stream ARN's region {arn_region}")));
         }
     }
-    let region = option.or(stream.region()).or(environment.filter(|r| !r.is_empty())).ok_or_else(|| {
-        OptionError::new("region", "no region: pass the region option or set AWS_REGION or AWS_DEFAULT_REGION")
-    })?;
+    let region = option
+        .or(stream.region())
+        .or(environment.filter(|r| !r.is_empty()))
+        .ok_or_else(|| OptionError::new("region", "no region: pass the region option or set AWS_REGION or AWS_DEFAULT_REGION"))?;
     if !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(OptionError::new("region", "a region is letters, digits and dashes, e.g. us-east-1"));
     }
@@ -263,7 +259,10 @@ mod tests {
         let e = Endpoint::parse("http://127.0.0.1:4567").unwrap();
         assert_eq!((e.url.as_str(), e.host.as_str(), e.path.as_str()), ("http://127.0.0.1:4567/", "127.0.0.1:4567", "/"));
         let e = Endpoint::parse("HTTPS://Vpce-1.Kinesis.example.com:443/base").unwrap();
-        assert_eq!((e.url.as_str(), e.host.as_str(), e.path.as_str()), ("https://vpce-1.kinesis.example.com/base", "vpce-1.kinesis.example.com", "/base"));
+        assert_eq!(
+            (e.url.as_str(), e.host.as_str(), e.path.as_str()),
+            ("https://vpce-1.kinesis.example.com/base", "vpce-1.kinesis.example.com", "/base")
+        );
         assert!(Endpoint::parse("ftp://x").is_err());
         assert!(Endpoint::parse("127.0.0.1:4567").is_err());
         assert!(Endpoint::parse("http://:80").is_err());

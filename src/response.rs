@@ -39,7 +39,10 @@ pub fn normalize_code(raw: &str) -> &str {
 /// How to handle a per-record error code inside a 200 answer.
 pub fn classify_record_error(code: &str) -> Action {
     match normalize_code(code) {
-        "ProvisionedThroughputExceededException" | "InternalFailure" | "InternalFailureException" | "ServiceUnavailable"
+        "ProvisionedThroughputExceededException"
+        | "InternalFailure"
+        | "InternalFailureException"
+        | "ServiceUnavailable"
         | "KMSThrottlingException" => Action::Retry,
         _ => Action::Final,
     }
@@ -51,10 +54,23 @@ pub fn classify_request_error(status: u16, error: &ServiceError) -> Action {
         "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => Action::RefreshCredentials,
         "RequestTimeTooSkewed" | "RequestInTheFuture" => Action::CorrectClock,
         "InvalidSignatureException" | "SignatureDoesNotMatch" if is_clock_skew_message(&error.message) => Action::CorrectClock,
-        "ThrottlingException" | "Throttling" | "ThrottledException" | "ProvisionedThroughputExceededException"
-        | "LimitExceededException" | "RequestLimitExceeded" | "TooManyRequestsException" | "KMSThrottlingException"
-        | "InternalFailure" | "InternalFailureException" | "InternalServerError" | "ServiceUnavailable"
-        | "ServiceUnavailableException" | "SlowDown" | "MalformedResponse" | "NetworkError" | "Timeout" => Action::Retry,
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "ProvisionedThroughputExceededException"
+        | "LimitExceededException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "KMSThrottlingException"
+        | "InternalFailure"
+        | "InternalFailureException"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "SlowDown"
+        | "MalformedResponse"
+        | "NetworkError"
+        | "Timeout" => Action::Retry,
         _ => match status {
             429 | 500..=599 => Action::Retry,
             _ => Action::Final,
@@ -178,9 +194,8 @@ pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) ->
         .map(|c| normalize_code(&c).to_owned())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| format!("Http{status}"));
-    let message = json_field(&envelope, &["message", "Message"])
-        .or_else(|| xml_element(text, "Message"))
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message =
+        json_field(&envelope, &["message", "Message"]).or_else(|| xml_element(text, "Message")).unwrap_or_else(|| format!("HTTP {status}"));
     ServiceError { code, message }
 }
 
@@ -228,9 +243,16 @@ mod tests {
         let expired = ServiceError { code: "InvalidSignatureException".into(), message: "Signature expired: 20260101T000000Z".into() };
         assert_eq!(classify_request_error(400, &expired), Action::CorrectClock);
         for code in [
-            "ResourceNotFoundException", "AccessDeniedException", "InvalidArgumentException", "ValidationException",
-            "KMSDisabledException", "KMSAccessDeniedException", "SignatureDoesNotMatch", "InvalidClientTokenId",
-            "InvalidSignatureException", "SomethingNew",
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+            "InvalidArgumentException",
+            "ValidationException",
+            "KMSDisabledException",
+            "KMSAccessDeniedException",
+            "SignatureDoesNotMatch",
+            "InvalidClientTokenId",
+            "InvalidSignatureException",
+            "SomethingNew",
         ] {
             assert_eq!(classify_request_error(400, &err(code)), Action::Final, "{code}");
         }
@@ -246,7 +268,10 @@ mod tests {
         let body = br#"{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"s"},{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"slow down"},{"ErrorCode":null,"SequenceNumber":"2"}]}"#;
         let out = parse_put_records(body, 3).unwrap();
         assert_eq!(out[0], RecordOutcome::Ok);
-        assert_eq!(out[1], RecordOutcome::Failed(ServiceError { code: "ProvisionedThroughputExceededException".into(), message: "slow down".into() }));
+        assert_eq!(
+            out[1],
+            RecordOutcome::Failed(ServiceError { code: "ProvisionedThroughputExceededException".into(), message: "slow down".into() })
+        );
         assert_eq!(out[2], RecordOutcome::Ok);
         assert!(parse_put_records(body, 2).is_none(), "a count mismatch is not trusted");
         assert!(parse_put_records(b"<html>", 1).is_none());
@@ -261,7 +286,11 @@ mod tests {
         assert_eq!((e.code.as_str(), e.message.as_str()), ("ThrottlingException", "Rate exceeded"));
         let e = parse_error(400, None, br#"{"code":"ValidationException","Message":"bad"}"#);
         assert_eq!((e.code.as_str(), e.message.as_str()), ("ValidationException", "bad"));
-        let e = parse_error(403, None, b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>");
+        let e = parse_error(
+            403,
+            None,
+            b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>",
+        );
         assert_eq!((e.code.as_str(), e.message.as_str()), ("SignatureDoesNotMatch", "no"));
         let e = parse_error(400, Some("ExpiredTokenException:http://x"), b"");
         assert_eq!(e.code, "ExpiredTokenException");

@@ -43,10 +43,7 @@ impl fmt::Debug for Credentials {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &Redacted)
             // Show whether a token is present, never its value.
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| Redacted),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| Redacted))
             .finish()
     }
 }
@@ -81,10 +78,7 @@ impl SigningTime {
     /// `YYYYMMDDTHHMMSSZ`, the value of `x-amz-date`, e.g. `20150830T123600Z`.
     pub fn amz_date(&self) -> String {
         let t = self.civil();
-        format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            t.year, t.month, t.day, t.hour, t.minute, t.second
-        )
+        format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
     }
 
     /// `YYYYMMDD`, the date in the credential scope, e.g. `20150830`.
@@ -97,14 +91,7 @@ impl SigningTime {
         let days = self.unix_seconds / 86_400;
         let secs_of_day = self.unix_seconds % 86_400;
         let (year, month, day) = civil_from_days(days);
-        CivilTime {
-            year,
-            month,
-            day,
-            hour: secs_of_day / 3_600,
-            minute: secs_of_day % 3_600 / 60,
-            second: secs_of_day % 60,
-        }
+        CivilTime { year, month, day, hour: secs_of_day / 3_600, minute: secs_of_day % 3_600 / 60, second: secs_of_day % 60 }
     }
 }
 
@@ -116,16 +103,11 @@ fn civil_from_days(days_since_epoch: u64) -> (u64, u64, u64) {
     let z = days_since_epoch + 719_468;
     let era = z / 146_097;
     let day_of_era = z - era * 146_097; // [0, 146096]
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100); // [0, 365]
     let month_from_march = (5 * day_of_year + 2) / 153; // [0, 11]
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1; // [1, 31]
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -185,10 +167,7 @@ pub struct SignedHeaders {
 impl SignedHeaders {
     /// Lowercase header names with their values, ready to add to a request.
     pub fn into_pairs(self) -> Vec<(&'static str, String)> {
-        let mut pairs = vec![
-            (AUTHORIZATION_HEADER, self.authorization),
-            (AMZ_DATE_HEADER, self.amz_date),
-        ];
+        let mut pairs = vec![(AUTHORIZATION_HEADER, self.authorization), (AMZ_DATE_HEADER, self.amz_date)];
         if let Some(token) = self.security_token {
             pairs.push((SECURITY_TOKEN_HEADER, token));
         }
@@ -201,10 +180,7 @@ impl fmt::Debug for SignedHeaders {
         f.debug_struct("SignedHeaders")
             .field("authorization", &self.authorization)
             .field("amz_date", &self.amz_date)
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| Redacted),
-            )
+            .field("security_token", &self.security_token.as_ref().map(|_| Redacted))
             .finish()
     }
 }
@@ -270,19 +246,12 @@ pub fn signed_headers(headers: &[(&str, &str)]) -> String {
 
 /// `<date>/<region>/<service>/aws4_request`.
 pub fn credential_scope(time: SigningTime, region: &str, service: &str) -> String {
-    format!(
-        "{}/{region}/{service}/{SCOPE_TERMINATOR}",
-        time.date_stamp()
-    )
+    format!("{}/{region}/{service}/{SCOPE_TERMINATOR}", time.date_stamp())
 }
 
 /// Stage 2: the string to sign.
 pub fn string_to_sign(time: SigningTime, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{}\n{scope}\n{}",
-        time.amz_date(),
-        sha256_hex(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{}\n{scope}\n{}", time.amz_date(), sha256_hex(canonical_request.as_bytes()))
 }
 
 /// The key derived from the secret for one day, region and service.
@@ -299,15 +268,8 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
 }
 
 /// The `Authorization` header value.
-pub fn authorization_value(
-    access_key_id: &str,
-    scope: &str,
-    signed_headers: &str,
-    signature: &str,
-) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
-    )
+pub fn authorization_value(access_key_id: &str, scope: &str, signed_headers: &str, signature: &str) -> String {
+    format!("{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}")
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -326,12 +288,7 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// any `x-amz-date`, `x-amz-security-token` or `authorization` in
 /// `req.headers` is ignored so the signed set always matches what is sent.
 pub fn sign(req: &SignableRequest, params: &SigningParams) -> SignedHeaders {
-    let key = signing_key(
-        &params.credentials.secret_access_key,
-        &params.time.date_stamp(),
-        params.region,
-        params.service,
-    );
+    let key = signing_key(&params.credentials.secret_access_key, &params.time.date_stamp(), params.region, params.service);
     sign_with_key(req, params, &key)
 }
 
@@ -339,42 +296,23 @@ fn sign_with_key(req: &SignableRequest, params: &SigningParams, key: &[u8; 32]) 
     let amz_date = params.time.amz_date();
     let token = params.credentials.session_token.as_deref();
 
-    let mut headers: Vec<(&str, &str)> = req
-        .headers
-        .iter()
-        .filter(|(name, _)| !is_owned_by_sign(name))
-        .copied()
-        .collect();
+    let mut headers: Vec<(&str, &str)> = req.headers.iter().filter(|(name, _)| !is_owned_by_sign(name)).copied().collect();
     headers.push((AMZ_DATE_HEADER, &amz_date));
     if let Some(token) = token {
         headers.push((SECURITY_TOKEN_HEADER, token));
     }
-    let full = SignableRequest {
-        headers: &headers,
-        ..*req
-    };
+    let full = SignableRequest { headers: &headers, ..*req };
 
     let creq = canonical_request(&full);
     let scope = credential_scope(params.time, params.region, params.service);
     let sts = string_to_sign(params.time, &scope, &creq);
-    let authorization = authorization_value(
-        &params.credentials.access_key_id,
-        &scope,
-        &signed_headers(&headers),
-        &signature(key, &sts),
-    );
-    SignedHeaders {
-        authorization,
-        amz_date,
-        security_token: token.map(str::to_owned),
-    }
+    let authorization = authorization_value(&params.credentials.access_key_id, &scope, &signed_headers(&headers), &signature(key, &sts));
+    SignedHeaders { authorization, amz_date, security_token: token.map(str::to_owned) }
 }
 
 fn is_owned_by_sign(name: &str) -> bool {
     let name = name.trim();
-    [AMZ_DATE_HEADER, SECURITY_TOKEN_HEADER, AUTHORIZATION_HEADER]
-        .iter()
-        .any(|owned| name.eq_ignore_ascii_case(owned))
+    [AMZ_DATE_HEADER, SECURITY_TOKEN_HEADER, AUTHORIZATION_HEADER].iter().any(|owned| name.eq_ignore_ascii_case(owned))
 }
 
 /// Keys kept before the oldest is dropped; one per (region, service,
@@ -415,46 +353,29 @@ impl Signer {
 
     fn cached_signing_key(&mut self, params: &SigningParams) -> [u8; 32] {
         let date_stamp = params.time.date_stamp();
-        let secret_sha256: [u8; 32] =
-            Sha256::digest(params.credentials.secret_access_key.as_bytes()).into();
+        let secret_sha256: [u8; 32] = Sha256::digest(params.credentials.secret_access_key.as_bytes()).into();
         let hit = self.cache.iter().find(|c| {
-            c.date_stamp == date_stamp
-                && c.region == params.region
-                && c.service == params.service
-                && c.secret_sha256 == secret_sha256
+            c.date_stamp == date_stamp && c.region == params.region && c.service == params.service && c.secret_sha256 == secret_sha256
         });
         if let Some(cached) = hit {
             return cached.key;
         }
 
-        let key = signing_key(
-            &params.credentials.secret_access_key,
-            &date_stamp,
-            params.region,
-            params.service,
-        );
+        let key = signing_key(&params.credentials.secret_access_key, &date_stamp, params.region, params.service);
         // Earlier days' keys are dead weight once the date moves on; if the
         // clock steps back, a miss only costs a recompute.
         self.cache.retain(|c| c.date_stamp == date_stamp);
         if self.cache.len() >= SIGNER_CACHE_CAPACITY {
             self.cache.remove(0);
         }
-        self.cache.push(CachedKey {
-            date_stamp,
-            region: params.region.to_owned(),
-            service: params.service.to_owned(),
-            secret_sha256,
-            key,
-        });
+        self.cache.push(CachedKey { date_stamp, region: params.region.to_owned(), service: params.service.to_owned(), secret_sha256, key });
         key
     }
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer")
-            .field("cached_keys", &self.cache.len())
-            .finish()
+        f.debug_struct("Signer").field("cached_keys", &self.cache.len()).finish()
     }
 }
 
@@ -466,10 +387,7 @@ struct CanonicalHeaders {
 
 impl CanonicalHeaders {
     fn new(headers: &[(&str, &str)]) -> Self {
-        let mut entries: Vec<(String, String)> = headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), trim_all(value)))
-            .collect();
+        let mut entries: Vec<(String, String)> = headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), trim_all(value))).collect();
         // Stable: values of a repeated header keep their wire order.
         crate::insertion_sort_by(&mut entries, |a, b| a.0 < b.0);
 
@@ -543,18 +461,11 @@ fn canonical_query(query: &str) -> String {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_encode(&form_decode(key)),
-                percent_encode(&form_decode(value)),
-            )
+            (percent_encode(&form_decode(key)), percent_encode(&form_decode(value)))
         })
         .collect();
     crate::insertion_sort_by(&mut pairs, |a, b| a < b);
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&")
 }
 
 /// Decodes `%XX` and `+` (space). A `%` not followed by two hex digits is
@@ -569,10 +480,7 @@ fn form_decode(text: &str) -> Vec<u8> {
                 out.push(b' ');
                 i += 1;
             }
-            b'%' => match (
-                bytes.get(i + 1).and_then(hex_value),
-                bytes.get(i + 2).and_then(hex_value),
-            ) {
+            b'%' => match (bytes.get(i + 1).and_then(hex_value), bytes.get(i + 2).and_then(hex_value)) {
                 (Some(high), Some(low)) => {
                     out.push(high << 4 | low);
                     i += 3;
@@ -625,8 +533,8 @@ fn percent_encode_into(bytes: &[u8], out: &mut String) {
 mod tests {
     #[test]
     fn a_sha256_backend_is_used_for_large_inputs_only_and_checked() {
-        use std::rc::Rc;
         use std::cell::Cell;
+        use std::rc::Rc;
         let big = vec![7u8; super::BACKEND_MIN_BYTES];
         let expected = super::hex_lower(&<super::Sha256 as super::Digest>::digest(&big));
         let calls = Rc::new(Cell::new(0));
@@ -641,7 +549,11 @@ mod tests {
         assert_eq!(super::sha256_hex(b"small"), super::hex_lower(&<super::Sha256 as super::Digest>::digest(b"small")));
         assert_eq!(calls.get(), 1, "small inputs stay in sha2");
         let bigger = vec![7u8; super::BACKEND_MIN_BYTES + 1];
-        assert_eq!(super::sha256_hex(&bigger), super::hex_lower(&<super::Sha256 as super::Digest>::digest(&bigger)), "a bad answer falls back");
+        assert_eq!(
+            super::sha256_hex(&bigger),
+            super::hex_lower(&<super::Sha256 as super::Digest>::digest(&bigger)),
+            "a bad answer falls back"
+        );
         super::set_sha256_backend(None);
     }
 
@@ -700,31 +612,14 @@ mod tests {
             headers: &[("host", "h"), ("x-evil", "a\nx-injected:1")],
             payload_sha256_hex: "p",
         });
-        assert_eq!(
-            creq,
-            "GET\n/\n\nhost:h\nx-evil:a x-injected:1\n\nhost;x-evil\np"
-        );
+        assert_eq!(creq, "GET\n/\n\nhost:h\nx-evil:a x-injected:1\n\nhost;x-evil\np");
     }
 
     #[test]
     fn repeated_headers_join_in_wire_order_and_names_sort() {
-        let headers = [
-            ("Zed", "1"),
-            ("My-Header", "b"),
-            ("Host", "h"),
-            ("my-header", " a "),
-        ];
-        let creq = canonical_request(&SignableRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            payload_sha256_hex: "p",
-        });
-        assert_eq!(
-            creq,
-            "POST\n/\n\nhost:h\nmy-header:b,a\nzed:1\n\nhost;my-header;zed\np"
-        );
+        let headers = [("Zed", "1"), ("My-Header", "b"), ("Host", "h"), ("my-header", " a ")];
+        let creq = canonical_request(&SignableRequest { method: "POST", path: "/", query: "", headers: &headers, payload_sha256_hex: "p" });
+        assert_eq!(creq, "POST\n/\n\nhost:h\nmy-header:b,a\nzed:1\n\nhost;my-header;zed\np");
         assert_eq!(signed_headers(&headers), "host;my-header;zed");
         assert_eq!(signed_headers(&[]), "");
     }
@@ -769,10 +664,7 @@ mod tests {
 
     #[test]
     fn hashes_and_hex() {
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
@@ -781,40 +673,24 @@ mod tests {
         // Example from the AWS General Reference ("Examples of how to derive a
         // signing key for Signature Version 4").
         let key = signing_key(SECRET, "20120215", "us-east-1", "iam");
-        assert_eq!(
-            hex_lower(&key),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-        );
+        assert_eq!(hex_lower(&key), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
     }
 
     #[test]
     fn credentials_debug_redacts_secrets() {
-        let creds = Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: SECRET.into(),
-            session_token: Some(TOKEN.into()),
-        };
+        let creds =
+            Credentials { access_key_id: "AKIDEXAMPLE".into(), secret_access_key: SECRET.into(), session_token: Some(TOKEN.into()) };
         let shown = format!("{creds:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(!shown.contains(TOKEN), "{shown}");
         assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
-        assert_eq!(
-            shown,
-            "Credentials { access_key_id: \"AKIDEXAMPLE\", secret_access_key: <redacted>, session_token: Some(<redacted>) }"
-        );
-        let no_token = Credentials {
-            session_token: None,
-            ..creds
-        };
+        assert_eq!(shown, "Credentials { access_key_id: \"AKIDEXAMPLE\", secret_access_key: <redacted>, session_token: Some(<redacted>) }");
+        let no_token = Credentials { session_token: None, ..creds };
         assert!(format!("{no_token:?}").ends_with("session_token: None }"));
     }
 
     fn creds(token: Option<&str>) -> Credentials {
-        Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: SECRET.into(),
-            session_token: token.map(str::to_owned),
-        }
+        Credentials { access_key_id: "AKIDEXAMPLE".into(), secret_access_key: SECRET.into(), session_token: token.map(str::to_owned) }
     }
 
     const HEADERS: &[(&str, &str)] = &[("host", "example.amazonaws.com")];
@@ -830,21 +706,13 @@ mod tests {
     }
 
     fn params<'a>(credentials: &'a Credentials, region: &'a str, secs: u64) -> SigningParams<'a> {
-        SigningParams {
-            credentials,
-            region,
-            service: "service",
-            time: SigningTime::from_unix_seconds(secs),
-        }
+        SigningParams { credentials, region, service: "service", time: SigningTime::from_unix_seconds(secs) }
     }
 
     #[test]
     fn signs_post_vanilla() {
         // post-vanilla from the AWS suite, through `sign`.
-        let signed = sign(
-            &request(HEADERS),
-            &params(&creds(None), "us-east-1", 1_440_938_160),
-        );
+        let signed = sign(&request(HEADERS), &params(&creds(None), "us-east-1", 1_440_938_160));
         assert_eq!(
             signed.authorization,
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
@@ -870,17 +738,12 @@ mod tests {
             &p,
         );
         assert_eq!(noisy, clean);
-        assert!(clean
-            .authorization
-            .contains("SignedHeaders=host;x-amz-date;x-amz-security-token,"));
+        assert!(clean.authorization.contains("SignedHeaders=host;x-amz-date;x-amz-security-token,"));
     }
 
     #[test]
     fn into_pairs_lists_the_headers_to_add() {
-        let signed = sign(
-            &request(HEADERS),
-            &params(&creds(Some(TOKEN)), "us-east-1", 0),
-        );
+        let signed = sign(&request(HEADERS), &params(&creds(Some(TOKEN)), "us-east-1", 0));
         let authorization = signed.authorization.clone();
         assert_eq!(
             signed.into_pairs(),
@@ -896,26 +759,17 @@ mod tests {
 
     #[test]
     fn signed_headers_debug_redacts_token() {
-        let signed = sign(
-            &request(HEADERS),
-            &params(&creds(Some(TOKEN)), "us-east-1", 0),
-        );
+        let signed = sign(&request(HEADERS), &params(&creds(Some(TOKEN)), "us-east-1", 0));
         let shown = format!("{signed:?}");
         assert!(!shown.contains(TOKEN), "{shown}");
-        assert!(
-            shown.contains("security_token: Some(<redacted>)"),
-            "{shown}"
-        );
+        assert!(shown.contains("security_token: Some(<redacted>)"), "{shown}");
     }
 
     #[test]
     fn signer_matches_sign_across_days_regions_and_secrets() {
         let mut signer = Signer::new();
         let a = creds(None);
-        let b = Credentials {
-            secret_access_key: "another-secret".into(),
-            ..creds(Some(TOKEN))
-        };
+        let b = Credentials { secret_access_key: "another-secret".into(), ..creds(Some(TOKEN)) };
         let day = 86_400;
         let cases = [
             (&a, "us-east-1", 1_440_938_160),
@@ -927,10 +781,7 @@ mod tests {
         ];
         for (credentials, region, secs) in cases {
             let p = params(credentials, region, secs);
-            assert_eq!(
-                signer.sign(&request(HEADERS), &p),
-                sign(&request(HEADERS), &p)
-            );
+            assert_eq!(signer.sign(&request(HEADERS), &p), sign(&request(HEADERS), &p));
         }
     }
 
@@ -952,11 +803,7 @@ mod tests {
 
     #[test]
     fn odd_inputs_do_not_panic() {
-        let c = Credentials {
-            access_key_id: String::new(),
-            secret_access_key: String::new(),
-            session_token: Some(String::new()),
-        };
+        let c = Credentials { access_key_id: String::new(), secret_access_key: String::new(), session_token: Some(String::new()) };
         let req = SignableRequest {
             method: "",
             path: "%/../..//\u{0}",
@@ -964,16 +811,9 @@ mod tests {
             headers: &[("", ""), ("Ü:;", "\r\n\t"), ("x", "\u{1F600}")],
             payload_sha256_hex: "",
         };
-        let p = SigningParams {
-            credentials: &c,
-            region: "",
-            service: "",
-            time: SigningTime::from_unix_seconds(u64::MAX),
-        };
+        let p = SigningParams { credentials: &c, region: "", service: "", time: SigningTime::from_unix_seconds(u64::MAX) };
         let signed = sign(&req, &p);
-        assert!(signed
-            .authorization
-            .starts_with("AWS4-HMAC-SHA256 Credential=/"));
+        assert!(signed.authorization.starts_with("AWS4-HMAC-SHA256 Credential=/"));
         assert_eq!(Signer::new().sign(&req, &p), signed);
     }
 }

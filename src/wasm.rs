@@ -141,7 +141,13 @@ impl Core {
             request_timeout_ms: n("requestTimeoutMs")?,
         };
         let config = Config::new(&opts).map_err(option_error)?;
-        Ok(Core { inner: Dispatcher::new(config), entropy: HostEntropy::new(), credentials: None, scratch: Vec::new(), rejected: Vec::new() })
+        Ok(Core {
+            inner: Dispatcher::new(config),
+            entropy: HostEntropy::new(),
+            credentials: None,
+            scratch: Vec::new(),
+            rejected: Vec::new(),
+        })
     }
 
     #[wasm_bindgen(js_name = setCredentials)]
@@ -150,7 +156,14 @@ impl Core {
     }
 
     /// Accepts one record; returns its id or throws a coded error.
-    pub fn submit(&mut self, data: &[u8], key_kind: u8, key: Option<String>, explicit_hash_key: Option<String>, now_ms: f64) -> Result<f64, JsValue> {
+    pub fn submit(
+        &mut self,
+        data: &[u8],
+        key_kind: u8,
+        key: Option<String>,
+        explicit_hash_key: Option<String>,
+        now_ms: f64,
+    ) -> Result<f64, JsValue> {
         self.inner
             .submit(data, key_input(key_kind, key.as_deref()), explicit_hash_key.as_deref(), now_ms as u64, &mut self.entropy)
             .map(|id| id as f64)
@@ -169,7 +182,14 @@ impl Core {
 
     /// `submit` for the first `len` bytes of the scratch buffer.
     #[wasm_bindgen(js_name = submitScratch)]
-    pub fn submit_scratch(&mut self, len: u32, key_kind: u8, key: Option<String>, explicit_hash_key: Option<String>, now_ms: f64) -> Result<f64, JsValue> {
+    pub fn submit_scratch(
+        &mut self,
+        len: u32,
+        key_kind: u8,
+        key: Option<String>,
+        explicit_hash_key: Option<String>,
+        now_ms: f64,
+    ) -> Result<f64, JsValue> {
         let scratch = std::mem::take(&mut self.scratch);
         let result = match scratch.get(..len as usize) {
             Some(data) => self.submit(data, key_kind, key, explicit_hash_key, now_ms),
@@ -193,10 +213,9 @@ impl Core {
             let key_end = data_end + record[2] as usize;
             let parts = (scratch.get(at..data_end), scratch.get(data_end..key_end).and_then(|k| std::str::from_utf8(k).ok()));
             let result = match parts {
-                (Some(data), Some(key)) => self
-                    .inner
-                    .submit(data, key_input(kind, Some(key)), None, now_ms as u64, &mut self.entropy)
-                    .map_err(record_error),
+                (Some(data), Some(key)) => {
+                    self.inner.submit(data, key_input(kind, Some(key)), None, now_ms as u64, &mut self.entropy).map_err(record_error)
+                }
                 _ => Err(record_error(RecordError::new(RecordErrorCode::UnserializablePayload, "scratch overrun"))),
             };
             match result {
@@ -240,7 +259,15 @@ impl Core {
     }
 
     #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(&mut self, id: f64, status: u16, error_type: Option<String>, server_date_ms: Option<f64>, body: &[u8], now_ms: f64) {
+    pub fn handle_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        error_type: Option<String>,
+        server_date_ms: Option<f64>,
+        body: &[u8],
+        now_ms: f64,
+    ) {
         let response = HttpResponse {
             status,
             error_type: error_type.as_deref(),
@@ -503,12 +530,8 @@ impl JsShardMap {
             return Err(option_error(OptionError::new("shards", "starts, ends and ids must have the same length")));
         }
         let parse = |s: &str| s.parse::<u128>().map_err(|_| option_error(OptionError::new("shards", "hash keys must be decimal u128")));
-        let ranges = starts
-            .iter()
-            .zip(&ends)
-            .zip(ids)
-            .map(|((s, e), id)| Ok((parse(s)?, parse(e)?, id)))
-            .collect::<Result<Vec<_>, JsValue>>()?;
+        let ranges =
+            starts.iter().zip(&ends).zip(ids).map(|((s, e), id)| Ok((parse(s)?, parse(e)?, id))).collect::<Result<Vec<_>, JsValue>>()?;
         shard_map::ShardMap::from_ranges(ranges).map(JsShardMap).map_err(|m| option_error(OptionError::new("shards", m)))
     }
 

@@ -106,7 +106,10 @@ fn records(r: &OutgoingRequest) -> Vec<SentRecord> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| SentRecord { data: STANDARD.decode(e["Data"].as_str().unwrap()).unwrap(), key: e["PartitionKey"].as_str().unwrap().into() })
+        .map(|e| SentRecord {
+            data: STANDARD.decode(e["Data"].as_str().unwrap()).unwrap(),
+            key: e["PartitionKey"].as_str().unwrap().into(),
+        })
         .collect()
 }
 
@@ -244,11 +247,7 @@ fn only_failed_records_are_retried() {
     let ids = h.submit_n(5);
     h.d.flush();
     let first = h.poll().unwrap();
-    h.respond(
-        first.id,
-        200,
-        &partial(5, &[(1, "ProvisionedThroughputExceededException"), (3, "InternalFailure")]),
-    );
+    h.respond(first.id, 200, &partial(5, &[(1, "ProvisionedThroughputExceededException"), (3, "InternalFailure")]));
     assert_eq!(h.d.take_acked(), [ids[0], ids[2], ids[4]]);
     assert!(h.failed().is_empty());
     assert_eq!(h.poll(), None, "backing off");
@@ -327,7 +326,11 @@ fn backoff_is_full_jitter_within_the_capped_exponential_and_poll_timeout_reports
             let delay = due - h.now;
             let ceiling = (100u64 << (attempts - 1)).min(1_000);
             assert!(delay <= ceiling, "attempt {attempts}: delay {delay} > {ceiling}");
-            assert_eq!(delay, policy.backoff_ms(attempts, kinesis_batch::Entropy::next_u32(&mut predicted)), "the delay comes from the entropy given");
+            assert_eq!(
+                delay,
+                policy.backoff_ms(attempts, kinesis_batch::Entropy::next_u32(&mut predicted)),
+                "the delay comes from the entropy given"
+            );
             if attempts == 4 {
                 delays_at_4.push(delay);
             }
@@ -358,7 +361,10 @@ fn retryable_request_errors_retry_the_whole_batch_signed_again() {
         (
             "ThrottlingException",
             Box::new(|h, id| {
-                h.respond_full(id, HttpResponse { status: 400, error_type: Some("ThrottlingException:http://internal/"), server_date_ms: None, body: b"" })
+                h.respond_full(
+                    id,
+                    HttpResponse { status: 400, error_type: Some("ThrottlingException:http://internal/"), server_date_ms: None, body: b"" },
+                )
             }),
         ),
         ("NetworkError", Box::new(|h, id| h.transport(id, TransportError::Network))),
@@ -460,7 +466,7 @@ fn malformed_or_mismatched_answers_are_retried() {
         (200, br#"{"Records":{}}"#),
         (200, br#"{"FailedRecordCount":0}"#),
         (200, br#"{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1"}]}"#), // 1 answer for 2 records
-        (200, br#"{"Records":[{},{},{}]}"#), // 3 for 2
+        (200, br#"{"Records":[{},{},{}]}"#),                                     // 3 for 2
         (204, b""),
     ];
     for (status, answer) in bad {
@@ -494,7 +500,11 @@ fn expired_token_asks_for_new_credentials_and_retries_at_once() {
     assert!(!h.d.take_credentials_refresh(), "true once");
     assert!(h.failed().is_empty());
     assert!(h.d.poll_timeout().is_some_and(|t| t <= h.now), "no backoff: the fix is in hand");
-    h.creds = Credentials { access_key_id: "AKIANEWKEY000000000".into(), secret_access_key: "newSecret/abcdefghijklmnop".into(), session_token: Some("NEWTOKEN123456".into()) };
+    h.creds = Credentials {
+        access_key_id: "AKIANEWKEY000000000".into(),
+        secret_access_key: "newSecret/abcdefghijklmnop".into(),
+        session_token: Some("NEWTOKEN123456".into()),
+    };
     let retry = h.poll().expect("retried at once");
     assert_eq!(records(&retry), records(&r));
     assert!(header(&retry, "authorization").contains("Credential=AKIANEWKEY000000000/"));
@@ -509,7 +519,10 @@ fn clock_skew_corrects_the_signing_time_from_the_server_date() {
     let skew = 17 * 60 * 1000; // the server is 17 minutes ahead
     for (code, message) in [
         ("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large."),
-        ("InvalidSignatureException", "Signature expired: 20251124T160000Z is now earlier than 20251124T161200Z (20251124T161700Z - 5 min.)"),
+        (
+            "InvalidSignatureException",
+            "Signature expired: 20251124T160000Z is now earlier than 20251124T161200Z (20251124T161700Z - 5 min.)",
+        ),
     ] {
         let mut h = Host::new(options());
         h.submit_n(1);
@@ -789,7 +802,8 @@ fn key_strategy() -> impl Strategy<Value = Key> {
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
-    let hash_key = prop_oneof![8 => Just(HashKey::None), 1 => any::<u8>().prop_map(HashKey::Valid), 1 => any::<u8>().prop_map(HashKey::Invalid)];
+    let hash_key =
+        prop_oneof![8 => Just(HashKey::None), 1 => any::<u8>().prop_map(HashKey::Valid), 1 => any::<u8>().prop_map(HashKey::Invalid)];
     prop_oneof![
         10 => (prop_oneof![0usize..=64, 0usize..=1_200, 3_900usize..=8_200], key_strategy(), hash_key)
             .prop_map(|(data_len, key, hash_key)| Op::Submit { data_len, key, hash_key }),

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kinesis_batch::sigv4::{
-    canonical_request, credential_scope, sha256_hex, sign, signature, signed_headers, signing_key,
-    string_to_sign, Credentials, SignableRequest, Signer, SigningParams, SigningTime,
+    canonical_request, credential_scope, sha256_hex, sign, signature, signed_headers, signing_key, string_to_sign, Credentials,
+    SignableRequest, Signer, SigningParams, SigningTime,
 };
 
 // Inputs shared by every suite case (see the suite's README.md).
@@ -42,11 +42,7 @@ impl Case {
     }
 
     fn header_pairs(&self) -> Vec<(&str, &str)> {
-        self.request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect()
+        self.request.headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
     }
 }
 
@@ -78,17 +74,9 @@ fn load_cases() -> (Vec<Case>, usize) {
     let cases = req_files
         .iter()
         .map(|path| {
-            let name = path
-                .file_stem()
-                .expect("file name")
-                .to_string_lossy()
-                .into_owned();
+            let name = path.file_stem().expect("file name").to_string_lossy().into_owned();
             let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            Case {
-                request: parse_request(&name, &bytes),
-                dir: path.parent().expect("parent folder").to_path_buf(),
-                name,
-            }
+            Case { request: parse_request(&name, &bytes), dir: path.parent().expect("parent folder").to_path_buf(), name }
         })
         .collect();
     (cases, req_files.len())
@@ -106,17 +94,11 @@ fn parse_request(case: &str, bytes: &[u8]) -> ParsedRequest {
         None => (bytes, Vec::new()),
     };
     let head = std::str::from_utf8(head).unwrap_or_else(|e| panic!("{case}: .req head: {e}"));
-    let mut lines = head
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
 
     let request_line = lines.next().unwrap_or_default();
-    let (method, rest) = request_line
-        .split_once(' ')
-        .unwrap_or_else(|| panic!("{case}: bad request line {request_line:?}"));
-    let (target, _version) = rest
-        .rsplit_once(' ')
-        .unwrap_or_else(|| panic!("{case}: bad request line {request_line:?}"));
+    let (method, rest) = request_line.split_once(' ').unwrap_or_else(|| panic!("{case}: bad request line {request_line:?}"));
+    let (target, _version) = rest.rsplit_once(' ').unwrap_or_else(|| panic!("{case}: bad request line {request_line:?}"));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
 
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -134,13 +116,7 @@ fn parse_request(case: &str, bytes: &[u8]) -> ParsedRequest {
         }
     }
 
-    ParsedRequest {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        headers,
-        body,
-    }
+    ParsedRequest { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), headers, body }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -171,41 +147,22 @@ fn every_suite_case_passes_each_stage() {
         };
 
         let creq = canonical_request(&request);
-        assert_eq!(
-            creq,
-            case.expected("creq"),
-            "{name}: stage 1, canonical request (.creq)"
-        );
+        assert_eq!(creq, case.expected("creq"), "{name}: stage 1, canonical request (.creq)");
 
         let sts = string_to_sign(suite_time(), &scope, &creq);
-        assert_eq!(
-            sts,
-            case.expected("sts"),
-            "{name}: stage 2, string to sign (.sts)"
-        );
+        assert_eq!(sts, case.expected("sts"), "{name}: stage 2, string to sign (.sts)");
 
         let authorization = format!(
             "AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/{scope}, SignedHeaders={}, Signature={}",
             signed_headers(&headers),
             signature(&key, &sts)
         );
-        assert_eq!(
-            authorization,
-            case.expected("authz"),
-            "{name}: stage 3, authorization (.authz)"
-        );
+        assert_eq!(authorization, case.expected("authz"), "{name}: stage 3, authorization (.authz)");
         run += 1;
     }
 
-    assert!(
-        run >= req_files,
-        "ran {run} cases but found {req_files} .req files"
-    );
-    assert!(
-        run > 25,
-        "only {run} suite cases found under {}",
-        suite_dir().display()
-    );
+    assert!(run >= req_files, "ran {run} cases but found {req_files} .req files");
+    assert!(run > 25, "only {run} suite cases found under {}", suite_dir().display());
 }
 
 /// `sign` adds x-amz-date (and the session token) itself, so it gets the
@@ -221,27 +178,13 @@ fn sign_reproduces_suite_authorization() {
         let all_headers = case.header_pairs();
         let date = all_headers.iter().find(|h| is_named(h, "x-amz-date"));
         assert_eq!(date.map(|h| h.1), Some(AMZ_DATE), "{name}: .req x-amz-date");
-        let token = all_headers
-            .iter()
-            .find(|h| is_named(h, "x-amz-security-token"))
-            .map(|h| h.1.to_owned());
-        let own_headers: Vec<(&str, &str)> = all_headers
-            .iter()
-            .filter(|h| !is_named(h, "x-amz-date") && !is_named(h, "x-amz-security-token"))
-            .copied()
-            .collect();
+        let token = all_headers.iter().find(|h| is_named(h, "x-amz-security-token")).map(|h| h.1.to_owned());
+        let own_headers: Vec<(&str, &str)> =
+            all_headers.iter().filter(|h| !is_named(h, "x-amz-date") && !is_named(h, "x-amz-security-token")).copied().collect();
 
-        let credentials = Credentials {
-            access_key_id: ACCESS_KEY_ID.to_owned(),
-            secret_access_key: SECRET.to_owned(),
-            session_token: token.clone(),
-        };
-        let params = SigningParams {
-            credentials: &credentials,
-            region: REGION,
-            service: SERVICE,
-            time: suite_time(),
-        };
+        let credentials =
+            Credentials { access_key_id: ACCESS_KEY_ID.to_owned(), secret_access_key: SECRET.to_owned(), session_token: token.clone() };
+        let params = SigningParams { credentials: &credentials, region: REGION, service: SERVICE, time: suite_time() };
         let payload_hash = sha256_hex(&case.request.body);
         let request = SignableRequest {
             method: &case.request.method,
@@ -252,21 +195,10 @@ fn sign_reproduces_suite_authorization() {
         };
 
         let signed = sign(&request, &params);
-        assert_eq!(
-            signed.authorization,
-            case.expected("authz"),
-            "{name}: sign() authorization"
-        );
+        assert_eq!(signed.authorization, case.expected("authz"), "{name}: sign() authorization");
         assert_eq!(signed.amz_date, AMZ_DATE, "{name}: sign() x-amz-date");
-        assert_eq!(
-            signed.security_token, token,
-            "{name}: sign() security token"
-        );
-        assert_eq!(
-            signer.sign(&request, &params),
-            signed,
-            "{name}: Signer::sign vs sign"
-        );
+        assert_eq!(signed.security_token, token, "{name}: sign() security token");
+        assert_eq!(signer.sign(&request, &params), signed, "{name}: Signer::sign vs sign");
         run += 1;
     }
     assert!(run > 25, "only {run} suite cases signed end to end");
@@ -274,19 +206,12 @@ fn sign_reproduces_suite_authorization() {
 
 #[test]
 fn parser_keeps_body_bytes_and_multiline_values() {
-    let parsed = parse_request(
-        "inline",
-        b"POST /a b/?x=1 HTTP/1.1\nHost:h\nMy:v1\n  v2\nv3\n\nbody \n",
-    );
+    let parsed = parse_request("inline", b"POST /a b/?x=1 HTTP/1.1\nHost:h\nMy:v1\n  v2\nv3\n\nbody \n");
     assert_eq!(parsed.method, "POST");
     assert_eq!(parsed.path, "/a b/");
     assert_eq!(parsed.query, "x=1");
     let expected_headers = [("Host", "h"), ("My", "v1"), ("My", "v2"), ("My", "v3")];
-    let headers: Vec<(&str, &str)> = parsed
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let headers: Vec<(&str, &str)> = parsed.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     assert_eq!(headers, expected_headers);
     assert_eq!(parsed.body, b"body \n");
 }
@@ -297,8 +222,7 @@ fn parser_keeps_body_bytes_and_multiline_values() {
 // "https://kinesis.us-east-1.amazonaws.com/", data=KINESIS_BODY, headers={Host,
 // Content-Type, X-Amz-Target}))`, with `botocore.auth.get_current_datetime`
 // patched to return 2024-02-29T12:34:56 (unix 1709210096).
-const KINESIS_BODY: &[u8] =
-    br#"{"StreamName":"orders","Records":[{"Data":"aGVsbG8=","PartitionKey":"user-1"}]}"#;
+const KINESIS_BODY: &[u8] = br#"{"StreamName":"orders","Records":[{"Data":"aGVsbG8=","PartitionKey":"user-1"}]}"#;
 const KINESIS_UNIX_SECONDS: u64 = 1_709_210_096;
 const KINESIS_HEADERS: &[(&str, &str)] = &[
     ("Host", "kinesis.us-east-1.amazonaws.com"),
@@ -313,17 +237,8 @@ fn sign_kinesis(session_token: Option<&str>) -> kinesis_batch::sigv4::SignedHead
         session_token: session_token.map(str::to_owned),
     };
     let payload_hash = sha256_hex(KINESIS_BODY);
-    assert_eq!(
-        payload_hash,
-        "426af56b2f222a0e2b9d0e1593a4f471c43a6b9c194baf4fadfcdeb1e0aa41d3"
-    );
-    let request = SignableRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: KINESIS_HEADERS,
-        payload_sha256_hex: &payload_hash,
-    };
+    assert_eq!(payload_hash, "426af56b2f222a0e2b9d0e1593a4f471c43a6b9c194baf4fadfcdeb1e0aa41d3");
+    let request = SignableRequest { method: "POST", path: "/", query: "", headers: KINESIS_HEADERS, payload_sha256_hex: &payload_hash };
     let params = SigningParams {
         credentials: &credentials,
         region: "us-east-1",
@@ -365,20 +280,11 @@ fn kinesis_put_records_with_session_token_matches_botocore() {
 /// empty body, only a Host header).
 #[test]
 fn encoded_wire_path_matches_botocore() {
-    let credentials = Credentials {
-        access_key_id: ACCESS_KEY_ID.to_owned(),
-        secret_access_key: SECRET.to_owned(),
-        session_token: None,
-    };
+    let credentials = Credentials { access_key_id: ACCESS_KEY_ID.to_owned(), secret_access_key: SECRET.to_owned(), session_token: None };
     let headers = [("Host", "example.amazonaws.com")];
     let payload_hash = sha256_hex(b"");
-    let request = SignableRequest {
-        method: "POST",
-        path: "/example%20space/a%2Fb",
-        query: "",
-        headers: &headers,
-        payload_sha256_hex: &payload_hash,
-    };
+    let request =
+        SignableRequest { method: "POST", path: "/example%20space/a%2Fb", query: "", headers: &headers, payload_sha256_hex: &payload_hash };
     assert!(canonical_request(&request).starts_with("POST\n/example%2520space/a%252Fb\n"));
     let params = SigningParams {
         credentials: &credentials,

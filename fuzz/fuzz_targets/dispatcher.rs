@@ -64,8 +64,14 @@ fn answer(a: FuzzAnswer) -> Answer {
         },
         FuzzAnswer::Transport { timeout, echo_secret } => Answer::Transport { timeout, echo_secret },
         FuzzAnswer::Malformed(k) => Answer::Malformed(
-            [Malformed::NotJson, Malformed::CountPlusOne, Malformed::CountMinusOne, Malformed::RecordsNotArray, Malformed::Empty, Malformed::NoContent]
-                [usize::from(k % 6)],
+            [
+                Malformed::NotJson,
+                Malformed::CountPlusOne,
+                Malformed::CountMinusOne,
+                Malformed::RecordsNotArray,
+                Malformed::Empty,
+                Malformed::NoContent,
+            ][usize::from(k % 6)],
         ),
     }
 }

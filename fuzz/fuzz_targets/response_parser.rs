@@ -6,8 +6,8 @@
 #![no_main]
 
 use kinesis_batch::response::{
-    classify_record_error, classify_request_error, is_clock_skew_message, normalize_code, parse_error, parse_put_records,
-    truncate, Action, RecordOutcome,
+    classify_record_error, classify_request_error, is_clock_skew_message, normalize_code, parse_error, parse_put_records, truncate, Action,
+    RecordOutcome,
 };
 use libfuzzer_sys::fuzz_target;
 

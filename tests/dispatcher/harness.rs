@@ -14,8 +14,8 @@ use kinesis_batch::dispatcher::{Config, Dispatcher, HttpResponse, Options, Outgo
 use kinesis_batch::error::RecordErrorCode;
 use kinesis_batch::record::SeededEntropy;
 use kinesis_batch::sigv4::{
-    authorization_value, canonical_request, credential_scope, sha256_hex, signature, signed_headers, signing_key,
-    string_to_sign, Credentials, SignableRequest, SigningTime,
+    authorization_value, canonical_request, credential_scope, sha256_hex, signature, signed_headers, signing_key, string_to_sign,
+    Credentials, SignableRequest, SigningTime,
 };
 use kinesis_batch::KeyInput;
 
@@ -54,7 +54,11 @@ impl Setup {
     }
 
     pub fn stream(&self) -> &'static str {
-        if self.use_arn { STREAM_ARN } else { STREAM_NAME }
+        if self.use_arn {
+            STREAM_ARN
+        } else {
+            STREAM_NAME
+        }
     }
 
     pub fn config(&self) -> Config {
@@ -136,9 +140,19 @@ pub const REQUEST_ERRORS: [RequestError; 22] = [
     RequestError { status: 502, code: None, message: "", class: Class::Retry },
     RequestError { status: 503, code: Some("ServiceUnavailable"), message: "unavailable", class: Class::Retry },
     RequestError { status: 429, code: None, message: "", class: Class::Retry },
-    RequestError { status: 400, code: Some("ExpiredTokenException"), message: "The security token included in the request is expired", class: Class::Refresh },
+    RequestError {
+        status: 400,
+        code: Some("ExpiredTokenException"),
+        message: "The security token included in the request is expired",
+        class: Class::Refresh,
+    },
     RequestError { status: 400, code: Some("RequestTimeTooSkewed"), message: "too skewed", class: Class::Clock },
-    RequestError { status: 400, code: Some("InvalidSignatureException"), message: "Signature expired: 20251124T000000Z is now earlier than 20251124T000500Z", class: Class::Clock },
+    RequestError {
+        status: 400,
+        code: Some("InvalidSignatureException"),
+        message: "Signature expired: 20251124T000000Z is now earlier than 20251124T000500Z",
+        class: Class::Clock,
+    },
     RequestError { status: 400, code: Some("ResourceNotFoundException"), message: "Stream orders not found", class: Class::Final },
     RequestError { status: 400, code: Some("AccessDeniedException"), message: "not authorized", class: Class::Final },
     RequestError { status: 400, code: Some("InvalidArgumentException"), message: "bad record", class: Class::Final },
@@ -146,8 +160,18 @@ pub const REQUEST_ERRORS: [RequestError; 22] = [
     RequestError { status: 400, code: Some("KMSDisabledException"), message: "disabled", class: Class::Final },
     RequestError { status: 400, code: Some("KMSAccessDeniedException"), message: "denied", class: Class::Final },
     RequestError { status: 400, code: Some("KMSNotFoundException"), message: "no key", class: Class::Final },
-    RequestError { status: 403, code: Some("SignatureDoesNotMatch"), message: "The request signature we calculated does not match", class: Class::Final },
-    RequestError { status: 400, code: Some("InvalidSignatureException"), message: "The request signature we calculated does not match", class: Class::Final },
+    RequestError {
+        status: 403,
+        code: Some("SignatureDoesNotMatch"),
+        message: "The request signature we calculated does not match",
+        class: Class::Final,
+    },
+    RequestError {
+        status: 400,
+        code: Some("InvalidSignatureException"),
+        message: "The request signature we calculated does not match",
+        class: Class::Final,
+    },
     RequestError { status: 413, code: None, message: "", class: Class::Final },
 ];
 
@@ -176,24 +200,43 @@ pub enum Malformed {
 #[derive(Debug, Clone)]
 pub enum Answer {
     /// 200 with these (position, index into RECORD_CODES) failures.
-    Ok { failures: Vec<(usize, usize)> },
-    Error { which: usize, rendering: Rendering, echo_secret: bool, server_skew_ms: Option<i64> },
-    Transport { timeout: bool, echo_secret: bool },
+    Ok {
+        failures: Vec<(usize, usize)>,
+    },
+    Error {
+        which: usize,
+        rendering: Rendering,
+        echo_secret: bool,
+        server_skew_ms: Option<i64>,
+    },
+    Transport {
+        timeout: bool,
+        echo_secret: bool,
+    },
     Malformed(Malformed),
 }
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    Submit { data_len: usize, key: Key, hash_key: HashKey },
+    Submit {
+        data_len: usize,
+        key: Key,
+        hash_key: HashKey,
+    },
     Flush,
     /// Send everything that may go now.
     Poll,
     /// Answer the `pick`-th known request (live or already answered).
-    Respond { pick: usize, answer: Answer },
+    Respond {
+        pick: usize,
+        answer: Answer,
+    },
     Advance(u64),
     /// Jump to `poll_timeout`.
     AdvanceToTimeout,
-    Abort { echo_secret: bool },
+    Abort {
+        echo_secret: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,7 +386,16 @@ impl Harness {
                 }
                 self.records.insert(
                     id,
-                    Rec { size: data_len + key_len, data, key, hash_key, accepted_at: self.now, attempts: 0, state: State::Pending, in_request: None },
+                    Rec {
+                        size: data_len + key_len,
+                        data,
+                        key,
+                        hash_key,
+                        accepted_at: self.now,
+                        attempts: 0,
+                        state: State::Pending,
+                        in_request: None,
+                    },
                 );
             }
             Err(e) => assert!(allowed.contains(&e.code), "refused with {:?}, expected one of {allowed:?}: {}", e.code, e.message),
@@ -636,10 +688,13 @@ impl Harness {
     fn abort(&mut self, echo_secret: bool) {
         let message = if echo_secret { echo("stopped by signal", self.echoable_secrets()) } else { "stopped by signal".to_owned() };
         self.dispatcher.abort(ABORTED, &message);
-        let ids: Vec<u64> = std::mem::take(&mut self.live).into_iter().flat_map(|(rid, ids)| {
-            self.stale.push(rid);
-            ids
-        }).collect();
+        let ids: Vec<u64> = std::mem::take(&mut self.live)
+            .into_iter()
+            .flat_map(|(rid, ids)| {
+                self.stale.push(rid);
+                ids
+            })
+            .collect();
         for rid in ids {
             self.records.get_mut(&rid).unwrap().in_request = None;
         }
