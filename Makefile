@@ -11,9 +11,10 @@ NODE_MODULES := tests/node_modules/.package-lock.json
 VENV := tests/.venv/bin/moto_server
 WASM_OPT := tests/node_modules/.bin/wasm-opt
 ESBUILD := tests/node_modules/.bin/esbuild
+BIOME := tests/node_modules/.bin/biome
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) $(shell find src -name '*.rs')
 
-.PHONY: help setup build test test-rust test-node test-runtimes test-component test-www demo clean
+.PHONY: help setup build test test-rust test-node test-runtimes test-component test-www demo clean lint
 
 help:
 	@echo "make demo   - deliver 100,000 sample events to a local kinesalite and read them back"
@@ -74,6 +75,15 @@ test-rust:
 
 test-node: build setup
 	node --test --test-concurrency=1 tests/node/
+
+# ---- lint --------------------------------------------------------------------------------
+
+# rustfmt (rustfmt.toml), then Biome (biome.json: formatter + recommended lint rules) over the JS
+# and JSON in pkg/, www/ and tests/. Read-only: any error fails. To apply the formatter and
+# safe fixes: $(BIOME) check --write .
+lint: $(NODE_MODULES)
+	cargo fmt --check
+	$(BIOME) check .
 
 # ---- runtimes and packaging (issue 4) ------------------------------------------------------
 

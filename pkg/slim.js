@@ -15,7 +15,11 @@ export function init(wasm, options = {}) {
   if (!ready) {
     if (wasm === undefined || wasm === null) {
       return Promise.reject(
-        new KinesisBatchError('InvalidOption', 'init: pass the wasm (a WebAssembly.Module, its bytes, a Response or a URL)', { option: 'wasm' }),
+        new KinesisBatchError(
+          'InvalidOption',
+          'init: pass the wasm (a WebAssembly.Module, its bytes, a Response or a URL)',
+          { option: 'wasm' },
+        ),
       );
     }
     ready = (async () => {
@@ -23,7 +27,9 @@ export function init(wasm, options = {}) {
       configureRuntime(typeof options.environment === 'function' ? { environment: options.environment } : {});
     })();
     // A failed init may be retried.
-    ready.catch(() => { ready = null; });
+    ready.catch(() => {
+      ready = null;
+    });
   }
   return ready;
 }

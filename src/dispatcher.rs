@@ -7,7 +7,7 @@
 use crate::error::{OptionError, RecordError};
 use crate::limits::{whole_in_range, Limits};
 use crate::packing::{Batch, Packer, RecordSize};
-use crate::partition_key::KeySource;
+use crate::partition_key::{KeyPath, KeySource};
 use crate::record::{accept, Entropy, KeyInput};
 use crate::request::{self, put_records_body, render_record, Endpoint, StreamId};
 use crate::response::{self, Action, RecordOutcome, ServiceError};
@@ -75,8 +75,7 @@ impl Config {
         };
         let key_source = match o.partition_key_identifier {
             None => KeySource::Random,
-            Some("") => return Err(OptionError::new("partitionKeyIdentifier", "must be a non-empty field name")),
-            Some(field) => KeySource::Field(field.to_owned()),
+            Some(identifier) => KeySource::Path(KeyPath::parse(identifier)?),
         };
         Ok(Self {
             stream,
@@ -234,7 +233,7 @@ impl Dispatcher {
         now_ms: u64,
         entropy: &mut dyn Entropy,
     ) -> Result<RecordId, RecordError> {
-        let accepted = accept(&self.config.limits, &self.config.key_source, data.len(), key, explicit_hash_key, entropy)?;
+        let accepted = accept(&self.config.limits, &self.config.key_source, data, key, explicit_hash_key, entropy)?;
         let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
         let id = self.next_record;
         self.next_record += 1;

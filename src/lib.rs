@@ -5,9 +5,11 @@
 //! randomness in. See `dispatcher::Dispatcher`.
 
 pub mod dispatcher;
+pub mod engine;
 pub mod error;
-pub mod json;
 pub mod limits;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub mod local_executor;
 pub mod packing;
 pub mod partition_key;
 pub mod plan;

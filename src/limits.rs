@@ -9,6 +9,9 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 /// Counted in UTF-16 code units, as the Java-based service does.
 pub const MAX_PARTITION_KEY_UNITS: usize = 256;
+/// What one shard accepts per second.
+pub const SHARD_RECORDS_PER_SECOND: usize = 1000;
+pub const SHARD_BYTES_PER_SECOND: usize = 1024 * 1024;
 
 /// Limits a batch must respect. Sizes count data bytes plus partition-key UTF-8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,13 @@
-//! Partition keys: extraction from a payload field, random UUIDv4 keys, validation,
+//! Partition keys: reading one from the record's data, random UUIDv4 keys, validation,
 //! and explicit hash keys.
+//!
+//! The key rule lives here, once, and reads the data bytes the record will carry, so every host
+//! (JS library, CLI, preview page, WASI component) picks the same key for the same record.
 
-use crate::error::{RecordError, RecordErrorCode};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::MAX_PARTITION_KEY_UNITS;
 
 /// Where a record's partition key comes from when the record does not name one.
@@ -9,19 +15,76 @@ use crate::limits::MAX_PARTITION_KEY_UNITS;
 pub enum KeySource {
     /// A random UUIDv4 per record (the boto3_batch_utils default).
     Random,
-    /// A top-level field of the payload.
-    Field(String),
+    /// A value inside the record's JSON data (`partitionKeyIdentifier`); see `key_from_data`.
+    Path(KeyPath),
 }
 
-/// The payload's value for the identifier field, as the host saw it.
-/// Numbers and booleans arrive already formatted as the host formats them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldValue<'a> {
-    Missing,
-    Null,
-    Text(&'a str),
-    /// An object, array or other value that cannot name a key; holds its kind.
-    Unsupported(&'a str),
+/// A parsed `partitionKeyIdentifier`: the path from the top-level JSON object to the key.
+///
+/// An identifier that starts with `/` is an RFC 6901 JSON Pointer (`/customer/id`): split on
+/// `/`, then `~1` becomes `/` and `~0` becomes `~` (so `~01` is `~1`); a segment applied to an
+/// array is a decimal index without leading zeros (`0`, `12`; never `01` or `-`). Any other
+/// identifier is one top-level member name, taken literally (`a/b` is the member "a/b").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPath {
+    /// As the user wrote it, for messages.
+    identifier: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Segment {
+    /// The member name, unescaped.
+    name: String,
+    /// The array index the name spells, if it spells one.
+    index: Option<usize>,
+}
+
+impl Segment {
+    fn new(name: String) -> Self {
+        let digits = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+        let index = if digits && (name == "0" || !name.starts_with('0')) { name.parse().ok() } else { None };
+        Self { name, index }
+    }
+}
+
+impl KeyPath {
+    /// Parses an identifier once, at configuration. Empty is an error, and so is a pointer with
+    /// a `~` not followed by `0` or `1` (RFC 6901 has no other escape).
+    pub fn parse(identifier: &str) -> Result<Self, OptionError> {
+        let invalid = |message: String| OptionError::new("partitionKeyIdentifier", message);
+        if identifier.is_empty() {
+            return Err(invalid("must be a non-empty field name or JSON Pointer".into()));
+        }
+        let segments = match identifier.strip_prefix('/') {
+            None => vec![Segment::new(identifier.to_owned())],
+            Some(pointer) => pointer
+                .split('/')
+                .map(|token| {
+                    let mut name = String::with_capacity(token.len());
+                    let mut chars = token.chars();
+                    while let Some(c) = chars.next() {
+                        name.push(match c {
+                            '~' => match chars.next() {
+                                Some('0') => '~',
+                                Some('1') => '/',
+                                _ => return None,
+                            },
+                            c => c,
+                        });
+                    }
+                    Some(Segment::new(name))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid(format!("\"{identifier}\" is not a valid JSON Pointer: \"~\" must be followed by 0 or 1")))?,
+        };
+        Ok(Self { identifier: identifier.to_owned(), segments })
+    }
+
+    /// The identifier as the user wrote it.
+    pub fn identifier(&self) -> &str {
+        &self.identifier
+    }
 }
 
 /// Checks a key: 1 to 256 UTF-16 code units.
@@ -42,31 +105,132 @@ pub fn validate(key: &str) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// Turns the identifier field's value into a validated key.
-pub fn from_field(field: &str, value: FieldValue) -> Result<String, RecordError> {
-    let key = match value {
-        FieldValue::Text(text) => text,
-        FieldValue::Missing => {
-            return Err(RecordError::new(
-                RecordErrorCode::MissingPartitionKey,
-                format!("payload has no field \"{field}\" to use as partition key"),
-            ))
-        }
-        FieldValue::Null => {
-            return Err(RecordError::new(
-                RecordErrorCode::InvalidPartitionKey,
-                format!("field \"{field}\" is null; a partition key must be a string, number or boolean"),
-            ))
-        }
-        FieldValue::Unsupported(kind) => {
-            return Err(RecordError::new(
-                RecordErrorCode::InvalidPartitionKey,
-                format!("field \"{field}\" is {kind}; a partition key must be a string, number or boolean"),
-            ))
-        }
+/// Reads the partition key at `path` from a record's data, which must be a UTF-8 JSON object.
+///
+/// - Data that is not valid JSON, not an object at the top, or has nothing at `path` (a member
+///   missing, an index out of range, or a step into a string, number, boolean or null):
+///   `MissingPartitionKey`.
+/// - A string is the key, unescaped (`"a\u00e9"` is `aé`). A number is the key exactly as the
+///   data writes it (`1.0`, `-0`, `1e3`, `12345678901234567890`); `true` and `false` are
+///   `true` and `false`. Null, an object or an array: `InvalidPartitionKey`.
+/// - Duplicate member names: the last one wins, at every step of the path.
+/// - A lone surrogate escape (`"\ud800"`) in the key's own string: `InvalidPartitionKey`, as
+///   no valid Unicode key can come of it. Anywhere else (other values, member names, a
+///   duplicate that a later one overrides) it is accepted: RFC 8259 allows the escape, JS's
+///   `JSON.stringify` writes it for a lone surrogate, and the data is carried unchanged.
+/// - Then `validate`: 1 to 256 UTF-16 code units.
+///
+/// It never builds a `serde_json::Value`: each step scans one object or array, skipping the
+/// other members and borrowing the target's text. The first step scans (and so validates) the
+/// whole data; a later step scans only the value the step before found.
+pub fn key_from_data(data: &[u8], path: &KeyPath) -> Result<String, RecordError> {
+    let identifier = &path.identifier;
+    let missing = |why: &str| {
+        RecordError::new(RecordErrorCode::MissingPartitionKey, format!("payload {why} \"{identifier}\" to use as partition key"))
     };
-    validate(key)?;
-    Ok(key.to_owned())
+    let Ok(mut text) = std::str::from_utf8(data) else { return Err(missing("is not UTF-8 JSON, so it has no field")) };
+    if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+        return Err(missing("is not a JSON object, so it has no field"));
+    }
+    for segment in &path.segments {
+        text = match step(text, segment) {
+            Ok(Some(raw)) => raw.get(),
+            Ok(None) => return Err(missing("has no field")),
+            Err(e) => return Err(missing(&format!("is not valid JSON ({e}), so it has no field"))),
+        };
+    }
+    let invalid = |what: &str| RecordError::new(RecordErrorCode::InvalidPartitionKey, format!("field \"{identifier}\" {what}"));
+    let key = match text.as_bytes().first() {
+        // The data parsed, so only a lone surrogate can fail this.
+        Some(b'"') => serde_json::from_str::<String>(text).map_err(|_| {
+            invalid("is a string with a lone surrogate escape (\\ud800-\\udfff unpaired); a partition key must be valid Unicode")
+        })?,
+        Some(b'n') => return Err(invalid("is null; a partition key must be a string, number or boolean")),
+        Some(b'{') => return Err(invalid("is an object; a partition key must be a string, number or boolean")),
+        Some(b'[') => return Err(invalid("is an array; a partition key must be a string, number or boolean")),
+        // A number or boolean, as written.
+        _ => text.to_owned(),
+    };
+    validate(&key).map_err(|e| RecordError::new(e.code, format!("field \"{identifier}\": {}", e.message)))?;
+    Ok(key)
+}
+
+/// One step of a path: the value `segment` names in the object or array `text`, if any.
+/// `text` has no leading whitespace except at the top, where it is known to start with `{`.
+fn step<'d>(text: &'d str, segment: &Segment) -> Result<Option<&'d RawValue>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = match text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() {
+        Some(b'{') => de.deserialize_map(Step(segment))?,
+        Some(b'[') => de.deserialize_seq(Step(segment))?,
+        _ => return Ok(None),
+    };
+    de.end()?;
+    Ok(found)
+}
+
+/// Visits one object or array, keeping the text of the value `.0` names (the last one, for
+/// duplicate names) and skipping everything else unparsed.
+struct Step<'s>(&'s Segment);
+
+impl<'de> Visitor<'de> for Step<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(hit) = map.next_key_seed(NameIs(self.0.name.as_bytes()))? {
+            if hit {
+                found = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        let mut i = 0;
+        loop {
+            if Some(i) == self.0.index {
+                match seq.next_element()? {
+                    Some(raw) => found = Some(raw),
+                    None => return Ok(found),
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(found);
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Whether a member name is `.0`. Read as bytes, which serde_json unescapes without refusing
+/// lone surrogates (they become WTF-8 bytes, which no `str` equals); as a `str` it would fail
+/// the whole data.
+struct NameIs<'n>(&'n [u8]);
+
+impl<'de> DeserializeSeed<'de> for NameIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_bytes<E>(self, name: &[u8]) -> Result<bool, E> {
+        Ok(name == self.0)
+    }
 }
 
 /// Formats 16 random bytes as a UUIDv4 (RFC 9562: version 4, variant 10).
@@ -100,6 +264,7 @@ pub fn validate_explicit_hash_key(key: &str) -> Result<u128, RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn key_length_counts_utf16_units() {
@@ -113,15 +278,271 @@ mod tests {
         assert_eq!(validate("").unwrap_err().code, RecordErrorCode::InvalidPartitionKey);
     }
 
+    fn key(data: &str, identifier: &str) -> Result<String, RecordError> {
+        key_from_data(data.as_bytes(), &KeyPath::parse(identifier).unwrap())
+    }
+
+    fn code(data: &str, identifier: &str) -> RecordErrorCode {
+        key(data, identifier).unwrap_err().code
+    }
+
     #[test]
-    fn field_values_map_to_codes() {
-        assert_eq!(from_field("id", FieldValue::Text("a4f3")).unwrap(), "a4f3");
-        assert_eq!(from_field("id", FieldValue::Missing).unwrap_err().code, RecordErrorCode::MissingPartitionKey);
-        assert_eq!(from_field("id", FieldValue::Null).unwrap_err().code, RecordErrorCode::InvalidPartitionKey);
-        let err = from_field("id", FieldValue::Unsupported("an object")).unwrap_err();
+    fn identifiers_parse_as_field_names_or_pointers() {
+        let err = KeyPath::parse("").unwrap_err();
+        assert_eq!(err.option, "partitionKeyIdentifier");
+        let names = |id: &str| KeyPath::parse(id).unwrap().segments.into_iter().map(|s| (s.name, s.index)).collect::<Vec<_>>();
+        assert_eq!(names("id"), [("id".into(), None)]);
+        assert_eq!(names("a/b"), [("a/b".into(), None)], "no leading slash: one literal name");
+        assert_eq!(names("~1"), [("~1".into(), None)], "no leading slash: no unescaping");
+        assert_eq!(names("/a~1b/~0c/~01"), [("a/b".into(), None), ("~c".into(), None), ("~1".into(), None)]);
+        assert_eq!(names("/"), [("".into(), None)]);
+        assert_eq!(
+            names("/0/7/10/01/-/+1/1.0"),
+            [
+                ("0".into(), Some(0)),
+                ("7".into(), Some(7)),
+                ("10".into(), Some(10)),
+                ("01".into(), None),
+                ("-".into(), None),
+                ("+1".into(), None),
+                ("1.0".into(), None)
+            ]
+        );
+        for bad in ["/a~", "/a~2", "/~/b"] {
+            assert_eq!(KeyPath::parse(bad).unwrap_err().option, "partitionKeyIdentifier", "{bad}");
+        }
+        assert_eq!(KeyPath::parse("/a/b").unwrap().identifier(), "/a/b");
+    }
+
+    #[test]
+    fn top_level_fields() {
+        assert_eq!(key(r#"{"id":"a4f3","n":1}"#, "id").unwrap(), "a4f3");
+        assert_eq!(key(r#" { "x" : [1, {"id": 2}], "id" : "k" } "#, "id").unwrap(), "k");
+        assert_eq!(key(r#"{"a/b":"slash","a":{"b":"nested"}}"#, "a/b").unwrap(), "slash");
+        assert_eq!(key(r#"{"a/b":"slash","a":{"b":"nested"}}"#, "/a/b").unwrap(), "nested");
+        assert_eq!(key(r#"{"":"empty name"}"#, "/").unwrap(), "empty name");
+    }
+
+    #[test]
+    fn pointers_into_objects_and_arrays() {
+        let data = r#"{"customer":{"id":"c-1","tags":["t0","t1",{"k":"deep"}]},"items":[[1,2],[3,4]]}"#;
+        assert_eq!(key(data, "/customer/id").unwrap(), "c-1");
+        assert_eq!(key(data, "/customer/tags/1").unwrap(), "t1");
+        assert_eq!(key(data, "/customer/tags/2/k").unwrap(), "deep");
+        assert_eq!(key(data, "/items/1/0").unwrap(), "3");
+        for missing in
+            ["/customer/name", "/customer/tags/3", "/customer/tags/01", "/customer/tags/-", "/customer/id/x", "/items/0/0/0", "/x"]
+        {
+            assert_eq!(code(data, missing), RecordErrorCode::MissingPartitionKey, "{missing}");
+        }
+        // An array index is only a name on an object.
+        assert_eq!(key(r#"{"m":{"0":"zero"}}"#, "/m/0").unwrap(), "zero");
+        // Not an object at the top, even though the pointer would fit an array.
+        assert_eq!(code(r#"["a"]"#, "/0"), RecordErrorCode::MissingPartitionKey);
+    }
+
+    #[test]
+    fn pointer_escapes() {
+        let data = r#"{"a/b":{"c~d":"both"},"~1":"tilde one","/":"slash"}"#;
+        assert_eq!(key(data, "/a~1b/c~0d").unwrap(), "both");
+        assert_eq!(key(data, "/~01").unwrap(), "tilde one");
+        assert_eq!(key(data, "/~1").unwrap(), "slash");
+        // Member names are compared unescaped.
+        assert_eq!(key(r#"{"\u0069d":"escaped name","a\/b":"x"}"#, "id").unwrap(), "escaped name");
+        assert_eq!(key(r#"{"a\/b":"x"}"#, "/a~1b").unwrap(), "x");
+    }
+
+    #[test]
+    fn duplicate_names_last_wins() {
+        assert_eq!(key(r#"{"id":"first","id":"last"}"#, "id").unwrap(), "last");
+        assert_eq!(key(r#"{"id":null,"x":0,"id":7}"#, "id").unwrap(), "7");
+        assert_eq!(code(r#"{"id":"k","id":null}"#, "id"), RecordErrorCode::InvalidPartitionKey);
+        assert_eq!(key(r#"{"a":{"b":"first"},"a":{"b":"last"}}"#, "/a/b").unwrap(), "last");
+        assert_eq!(key(r#"{"a":{"b":"x","b":"y"}}"#, "/a/b").unwrap(), "y");
+        // The last "a" has no "b": missing, though an earlier one had it.
+        assert_eq!(code(r#"{"a":{"b":"first"},"a":{"c":1}}"#, "/a/b"), RecordErrorCode::MissingPartitionKey);
+        assert_eq!(code(r#"{"a":{"b":"first"},"a":5}"#, "/a/b"), RecordErrorCode::MissingPartitionKey);
+        assert_eq!(key(r#"{"a":5,"a":{"b":"last"}}"#, "/a/b").unwrap(), "last");
+    }
+
+    #[test]
+    fn strings_are_unescaped() {
+        assert_eq!(key(r#"{"id":"a\u00e9"}"#, "id").unwrap(), "aé");
+        assert_eq!(key(r#"{"id":"\ud83d\ude00 \"q\" \\ \/ \n"}"#, "id").unwrap(), "😀 \"q\" \\ / \n");
+        assert_eq!(key("{\"id\":\"中é😀\"}", "id").unwrap(), "中é😀");
+    }
+
+    #[test]
+    fn numbers_keep_their_digits_and_booleans_their_names() {
+        for n in ["0", "-0", "7", "1.0", "1.50", "1e3", "1E+3", "-2.5e-7", "12345678901234567890", "1e400", "0.1000000000000000000001"] {
+            assert_eq!(key(&format!(r#"{{"id": {n} }}"#), "id").unwrap(), n);
+        }
+        assert_eq!(key(r#"{"id":true}"#, "id").unwrap(), "true");
+        assert_eq!(key(r#"{"id":false}"#, "id").unwrap(), "false");
+        assert_eq!(key(r#"{"a":[false,true]}"#, "/a/1").unwrap(), "true");
+    }
+
+    #[test]
+    fn null_objects_and_arrays_are_invalid_keys() {
+        for (value, kind) in
+            [("null", "is null"), ("{}", "is an object"), (r#"{"id":1}"#, "is an object"), ("[]", "is an array"), ("[1]", "is an array")]
+        {
+            let err = key(&format!(r#"{{"o":{{"id":{value}}}}}"#), "/o/id").unwrap_err();
+            assert_eq!(err.code, RecordErrorCode::InvalidPartitionKey, "{value}");
+            assert!(err.message.contains("field \"/o/id\""), "{}", err.message);
+            assert!(err.message.contains(kind), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn missing_fields_and_non_object_data() {
+        let err = key(r#"{"other":"x"}"#, "id").unwrap_err();
+        assert_eq!(err.code, RecordErrorCode::MissingPartitionKey);
+        assert_eq!(err.message, "payload has no field \"id\" to use as partition key");
+        assert_eq!(code("{}", "id"), RecordErrorCode::MissingPartitionKey);
+        assert_eq!(code(r#"{"a":{"id":"nested"}}"#, "id"), RecordErrorCode::MissingPartitionKey, "top level only");
+        let not_objects: [&[u8]; 11] = [
+            br#""id""#,
+            br#"[{"id":"k"}]"#,
+            b"42",
+            b"true",
+            b"null",
+            b"",
+            b"   ",
+            b"just text",
+            b"\xff\xfe{}",
+            b"{\"id\":\"\xff\"}",
+            b"\x00",
+        ];
+        for data in not_objects {
+            let err = key_from_data(data, &KeyPath::parse("id").unwrap()).unwrap_err();
+            assert_eq!(err.code, RecordErrorCode::MissingPartitionKey, "{:?}", String::from_utf8_lossy(data));
+            assert!(err.message.contains("\"id\""), "{}", err.message);
+        }
+        // Invalid JSON: the whole data is checked, also after the key.
+        for bad in [
+            r#"{"id":"k""#,
+            r#"{"id":"k",}"#,
+            r#"{"id":"k"} x"#,
+            r#"{"id":"k","x":[1,]}"#,
+            r#"{"id":"k","x":"\q"}"#,
+            "{\"id\":\"k\",\"x\":\"\t\"}",
+            r#"{id:"k"}"#,
+            r#"{"id":"k"}{}"#,
+        ] {
+            let err = key(bad, "id").unwrap_err();
+            assert_eq!(err.code, RecordErrorCode::MissingPartitionKey, "{bad}");
+            assert!(err.message.contains("not valid JSON"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn lone_surrogates() {
+        // In the key: invalid, whichever half, wherever in the string.
+        for s in [r#""\ud800""#, r#""\udc00""#, r#""a\ud83dz""#, r#""\ude00\ud83d""#, r#""\ud83d\u0041""#] {
+            let err = key(&format!(r#"{{"id":{s}}}"#), "id").unwrap_err();
+            assert_eq!(err.code, RecordErrorCode::InvalidPartitionKey, "{s}");
+            assert!(err.message.contains("lone surrogate"), "{}", err.message);
+            assert!(err.message.contains("\"id\""), "{}", err.message);
+        }
+        // Anywhere else: accepted, the key is read as usual.
+        assert_eq!(key(r#"{"x":"\ud800","id":"k","y":["\udfff"]}"#, "id").unwrap(), "k");
+        assert_eq!(key(r#"{"\ud800":1,"id":"k","\udc00id":2}"#, "id").unwrap(), "k");
+        assert_eq!(key(r#"{"id":"\ud800","id":"k"}"#, "id").unwrap(), "k");
+        assert_eq!(key(r#"{"a":"\ud800","a":{"\ud800":0,"b":"k"}}"#, "/a/b").unwrap(), "k");
+        // A member named by a lone surrogate is never the key's member.
+        assert_eq!(code(r#"{"\ud800":"k"}"#, "\u{fffd}"), RecordErrorCode::MissingPartitionKey);
+    }
+
+    #[test]
+    fn found_keys_are_validated() {
+        let err = key(r#"{"id":""}"#, "id").unwrap_err();
         assert_eq!(err.code, RecordErrorCode::InvalidPartitionKey);
-        assert!(err.message.contains("an object"));
-        assert_eq!(from_field("id", FieldValue::Text("")).unwrap_err().code, RecordErrorCode::InvalidPartitionKey);
+        assert!(err.message.contains("\"id\"") && err.message.contains("empty"), "{}", err.message);
+        assert_eq!(key(&format!(r#"{{"id":"{}"}}"#, "😀".repeat(128)), "id").unwrap(), "😀".repeat(128));
+        let err = key(&format!(r#"{{"id":"{}"}}"#, "😀".repeat(129)), "id").unwrap_err();
+        assert_eq!(err.code, RecordErrorCode::InvalidPartitionKey);
+        assert!(err.message.contains("258 UTF-16"), "{}", err.message);
+        // Escapes count once unescaped: 256 × "\u00e9" is 256 units.
+        assert!(key(&format!(r#"{{"id":"{}"}}"#, r"\u00e9".repeat(256)), "id").is_ok());
+        assert_eq!(code(&format!(r#"{{"id":{}}}"#, "1".repeat(257)), "id"), RecordErrorCode::InvalidPartitionKey);
+    }
+
+    /// JSON string text for `s` with every non-ASCII character as `\u` escapes (pairs for
+    /// astral ones), the way an ASCII-only encoder writes it.
+    fn ascii_json(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+                c => c.encode_utf16(&mut [0; 2]).iter().for_each(|u| out.push_str(&format!("\\u{u:04x}"))),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e300f64..1e300).prop_map(|n| serde_json::json!(n)),
+            any::<String>().prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                prop::collection::vec((any::<String>(), inner), 0..5).prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object's text with `members` in order (duplicates kept), written by serde_json.
+    fn object(members: &[(String, String)]) -> String {
+        let body: Vec<String> = members.iter().map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap())).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    proptest! {
+        #[test]
+        fn reads_the_key_from_generated_objects(
+            name in "[a-z/~é😀\"\\\\ ]{1,6}",
+            outer in prop::option::of("[a-z/~é😀]{0,4}"),
+            string_key in prop::option::of("[a-zé😀中\"\\\\/\u{0}\u{1f}\u{7f}\u{2028}\u{ffff}\u{10ffff} ]{1,40}"),
+            int_key in any::<i64>(),
+            big in any::<u64>(),
+            ascii_only in any::<bool>(),
+            others in prop::collection::vec(("[a-z/~é\"]{0,6}", json_value()), 0..6),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let (value, expected) = match &string_key {
+                Some(s) if ascii_only => (ascii_json(s), s.clone()),
+                Some(s) => (serde_json::to_string(s).unwrap(), s.clone()),
+                None if ascii_only => (big.to_string(), big.to_string()),
+                None => (int_key.to_string(), int_key.to_string()),
+            };
+            let mut members: Vec<(String, String)> =
+                others.iter().filter(|(k, _)| *k != name).map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap())).collect();
+            members.insert(at.index(members.len() + 1), (name.clone(), value));
+            let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+            let (data, identifier) = match &outer {
+                // The key one level down, under `outer`, next to the same other members.
+                Some(outer) => {
+                    let mut top: Vec<(String, String)> =
+                        others.iter().filter(|(k, _)| k != outer).map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap())).collect();
+                    top.insert(at.index(top.len() + 1), (outer.clone(), object(&members)));
+                    (object(&top), format!("/{}/{}", escape(outer), escape(&name)))
+                }
+                None if name.starts_with('/') => (object(&members), format!("/{}", escape(&name))),
+                None => (object(&members), name.clone()),
+            };
+            let path = KeyPath::parse(&identifier).unwrap();
+            prop_assert_eq!(key_from_data(data.as_bytes(), &path), Ok(expected), "{} in {}", identifier, data);
+        }
+
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::error::{OptionError, RecordError};
 use crate::limits::Limits;
 use crate::packing::{Batch, Packer, RecordSize};
-use crate::partition_key::KeySource;
+use crate::partition_key::{KeyPath, KeySource};
 use crate::record::{accept, Entropy, KeyInput};
 
 struct Planned {
@@ -46,8 +46,7 @@ impl Planner {
     pub fn new(limits: Limits, partition_key_identifier: Option<&str>) -> Result<Self, OptionError> {
         let key_source = match partition_key_identifier {
             None => KeySource::Random,
-            Some("") => return Err(OptionError::new("partitionKeyIdentifier", "must be a non-empty field name")),
-            Some(f) => KeySource::Field(f.to_owned()),
+            Some(identifier) => KeySource::Path(KeyPath::parse(identifier)?),
         };
         Ok(Self { packer: Packer::new(limits), limits, key_source, batches: Vec::new(), rejected: Vec::new(), next_index: 0 })
     }
@@ -55,14 +54,14 @@ impl Planner {
     /// Plans the next input record (index counts every call, rejected ones included).
     pub fn add(
         &mut self,
-        data_len: usize,
+        data: &[u8],
         key: KeyInput,
         explicit_hash_key: Option<&str>,
         entropy: &mut dyn Entropy,
     ) -> Result<(), RecordError> {
         let index = self.next_index;
         self.next_index += 1;
-        match accept(&self.limits, &self.key_source, data_len, key, explicit_hash_key, entropy) {
+        match accept(&self.limits, &self.key_source, data, key, explicit_hash_key, entropy) {
             Ok(a) => {
                 self.packer.push(Planned { index, partition_key: a.partition_key, size: a.size });
                 self.collect();
@@ -99,24 +98,24 @@ impl Planner {
 mod tests {
     use super::*;
     use crate::error::RecordErrorCode;
-    use crate::partition_key::FieldValue;
     use crate::record::SeededEntropy;
 
     #[test]
     fn plans_batches_and_rejections_by_index() {
-        let limits = Limits { max_batch_size: 2, max_record_bytes: 10, max_request_bytes: 100 };
+        let limits = Limits { max_batch_size: 2, max_record_bytes: 20, max_request_bytes: 100 };
+        assert_eq!(Planner::new(limits, Some("")).err().unwrap().option, "partitionKeyIdentifier");
         let mut p = Planner::new(limits, Some("id")).unwrap();
         let e = &mut SeededEntropy(3);
-        p.add(3, KeyInput::Field(FieldValue::Text("a")), None, e).unwrap();
-        assert!(p.add(3, KeyInput::Field(FieldValue::Missing), None, e).is_err());
-        p.add(9, KeyInput::Field(FieldValue::Text("b")), None, e).unwrap();
-        assert!(p.add(10, KeyInput::Field(FieldValue::Text("c")), None, e).is_err());
-        p.add(1, KeyInput::Field(FieldValue::Text("d")), None, e).unwrap();
+        p.add(br#"{"id":"a"}"#, KeyInput::Default, None, e).unwrap();
+        assert!(p.add(br#"{"x":"a"}"#, KeyInput::Default, None, e).is_err());
+        p.add(br#"{"id":"b","x":1}"#, KeyInput::Default, None, e).unwrap();
+        assert!(p.add(br#"{"id":"c","x":12345}"#, KeyInput::Default, None, e).is_err());
+        p.add(b"{}", KeyInput::Given("d"), None, e).unwrap();
         let (batches, rejected) = p.finish();
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[0].indices, [0, 2]);
         assert_eq!(batches[0].partition_keys, ["a", "b"]);
-        assert_eq!(batches[0].bytes, 14);
+        assert_eq!(batches[0].bytes, 28);
         assert_eq!(batches[1].indices, [4]);
         assert_eq!(
             rejected.iter().map(|r| (r.index, r.error.code)).collect::<Vec<_>>(),

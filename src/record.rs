@@ -2,7 +2,7 @@
 
 use crate::error::{RecordError, RecordErrorCode};
 use crate::limits::Limits;
-use crate::partition_key::{self, FieldValue, KeySource};
+use crate::partition_key::{self, KeySource};
 
 /// Randomness, passed in so the core stays deterministic under test.
 pub trait Entropy {
@@ -18,11 +18,9 @@ pub trait Entropy {
 /// How the caller names a record's partition key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyInput<'a> {
-    /// A per-record override.
+    /// A per-record override; always wins over the configured key source.
     Given(&'a str),
-    /// The payload's value for the configured identifier field.
-    Field(FieldValue<'a>),
-    /// Nothing: a random UUIDv4 unless an identifier field is configured.
+    /// Nothing: the key source decides (read from the data, or a random UUIDv4).
     Default,
 }
 
@@ -34,10 +32,12 @@ pub struct Accepted {
     pub size: usize,
 }
 
+/// Checks one record: its key (given, read from `data`, or random), its explicit hash key,
+/// and its size, `data` bytes plus key UTF-8 bytes.
 pub fn accept(
     limits: &Limits,
     key_source: &KeySource,
-    data_len: usize,
+    data: &[u8],
     key: KeyInput,
     explicit_hash_key: Option<&str>,
     entropy: &mut dyn Entropy,
@@ -47,12 +47,7 @@ pub fn accept(
             partition_key::validate(k)?;
             k.to_owned()
         }
-        (KeyInput::Field(value), KeySource::Field(field)) => partition_key::from_field(field, value)?,
-        (KeyInput::Field(value), KeySource::Random) => {
-            // The host extracted a field without one being configured; treat as given.
-            partition_key::from_field("partitionKey", value)?
-        }
-        (KeyInput::Default, KeySource::Field(field)) => partition_key::from_field(field, FieldValue::Missing)?,
+        (KeyInput::Default, KeySource::Path(path)) => partition_key::key_from_data(data, path)?,
         (KeyInput::Default, KeySource::Random) => {
             let mut bytes = [0u8; 16];
             entropy.fill(&mut bytes);
@@ -62,6 +57,7 @@ pub fn accept(
     if let Some(hash_key) = explicit_hash_key {
         partition_key::validate_explicit_hash_key(hash_key)?;
     }
+    let data_len = data.len();
     let size = data_len + partition_key.len();
     let ceiling = limits.record_ceiling();
     if size > ceiling {
@@ -94,6 +90,7 @@ impl Entropy for SeededEntropy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::partition_key::KeyPath;
     use proptest::prelude::*;
 
     fn limits(record: usize) -> Limits {
@@ -105,26 +102,51 @@ mod tests {
         let l = limits(100);
         let e = &mut SeededEntropy(1);
         // "é" is 2 UTF-8 bytes.
-        assert_eq!(accept(&l, &KeySource::Random, 98, KeyInput::Given("é"), None, e).unwrap().size, 100);
-        let err = accept(&l, &KeySource::Random, 99, KeyInput::Given("é"), None, e).unwrap_err();
+        assert_eq!(accept(&l, &KeySource::Random, &[0; 98], KeyInput::Given("é"), None, e).unwrap().size, 100);
+        let err = accept(&l, &KeySource::Random, &[0; 99], KeyInput::Given("é"), None, e).unwrap_err();
         assert_eq!(err.code, RecordErrorCode::RecordTooLarge);
         assert!(err.message.contains("101 bytes"), "{}", err.message);
+        // A key read from the data counts as well: 11 data bytes + "ab".
+        let path = KeySource::Path(KeyPath::parse("id").unwrap());
+        assert_eq!(accept(&l, &path, br#"{"id":"ab"}"#, KeyInput::Default, None, e).unwrap().size, 13);
+        let err = accept(&limits(12), &path, br#"{"id":"ab"}"#, KeyInput::Default, None, e).unwrap_err();
+        assert_eq!(err.code, RecordErrorCode::RecordTooLarge);
     }
 
     #[test]
     fn default_keys_are_uuids_and_identifier_fields_are_required() {
         let l = limits(1000);
         let e = &mut SeededEntropy(7);
-        let a = accept(&l, &KeySource::Random, 1, KeyInput::Default, None, e).unwrap();
-        let b = accept(&l, &KeySource::Random, 1, KeyInput::Default, None, e).unwrap();
+        let a = accept(&l, &KeySource::Random, b"x", KeyInput::Default, None, e).unwrap();
+        let b = accept(&l, &KeySource::Random, b"x", KeyInput::Default, None, e).unwrap();
         assert_eq!(a.partition_key.len(), 36);
         assert_ne!(a.partition_key, b.partition_key);
-        let field = KeySource::Field("id".into());
-        let err = accept(&l, &field, 1, KeyInput::Default, None, e).unwrap_err();
+        let field = KeySource::Path(KeyPath::parse("id").unwrap());
+        let err = accept(&l, &field, b"x", KeyInput::Default, None, e).unwrap_err();
         assert_eq!(err.code, RecordErrorCode::MissingPartitionKey);
-        assert_eq!(accept(&l, &field, 1, KeyInput::Field(FieldValue::Text("7")), None, e).unwrap().partition_key, "7");
-        let err = accept(&l, &field, 1, KeyInput::Given("k"), Some("01"), e).unwrap_err();
+        let err = accept(&l, &field, br#"{"other":1}"#, KeyInput::Default, None, e).unwrap_err();
+        assert_eq!(err.code, RecordErrorCode::MissingPartitionKey);
+        assert_eq!(accept(&l, &field, br#"{"id":7}"#, KeyInput::Default, None, e).unwrap().partition_key, "7");
+        let nested = KeySource::Path(KeyPath::parse("/c/id").unwrap());
+        assert_eq!(accept(&l, &nested, br#"{"c":{"id":"n"}}"#, KeyInput::Default, None, e).unwrap().partition_key, "n");
+        let err = accept(&l, &field, b"x", KeyInput::Given("k"), Some("01"), e).unwrap_err();
         assert_eq!(err.code, RecordErrorCode::InvalidExplicitHashKey);
+    }
+
+    #[test]
+    fn a_given_key_always_wins() {
+        let l = limits(1000);
+        let e = &mut SeededEntropy(7);
+        let field = KeySource::Path(KeyPath::parse("id").unwrap());
+        for data in [&br#"{"id":"from data"}"#[..], b"not json", br#"{"id":null}"#, b""] {
+            let a = accept(&l, &field, data, KeyInput::Given("given"), None, e).unwrap();
+            assert_eq!(a.partition_key, "given");
+            assert_eq!(a.size, data.len() + 5);
+        }
+        assert_eq!(
+            accept(&l, &field, br#"{"id":"ok"}"#, KeyInput::Given(""), None, e).unwrap_err().code,
+            RecordErrorCode::InvalidPartitionKey
+        );
     }
 
     proptest! {
@@ -135,7 +157,7 @@ mod tests {
             record_limit in 1usize..2_000,
         ) {
             let l = limits(record_limit);
-            let got = accept(&l, &KeySource::Random, data_len, KeyInput::Given(&key), None, &mut SeededEntropy(0));
+            let got = accept(&l, &KeySource::Random, &vec![b'x'; data_len], KeyInput::Given(&key), None, &mut SeededEntropy(0));
             let size = data_len + key.len();
             match got {
                 Ok(a) => { prop_assert!(size <= record_limit); prop_assert_eq!(a.size, size); }

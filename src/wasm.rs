@@ -1,17 +1,51 @@
-//! wasm-bindgen bindings: a thin shell over the sans-IO core. The JS wrapper in `pkg/`
-//! owns the event loop (fetch, timers, AbortController) and calls these methods.
+//! wasm-bindgen bindings: the engine with the host's `fetch` as its transport, the host's
+//! timers as its runtime and the `credentials` option as its provider. The JS entry points load
+//! the wasm, read the environment and encode payloads; every decision is made here or below.
 
-use js_sys::{Array, Object, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
-use crate::dispatcher::{Config, Dispatcher, HttpResponse, Options, OutgoingRequest, TransportError};
+use crate::dispatcher::{Config, Dispatcher, Options, OutgoingRequest};
+use crate::engine::{
+    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, LocalFuture, ProvidedCredentials, Runtime, SubmitError,
+    Transport, TransportFailure, TransportResponse,
+};
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
-use crate::partition_key::FieldValue;
 use crate::plan::Planner;
 use crate::record::{Entropy, KeyInput};
 use crate::shard_map;
 use crate::sigv4::Credentials;
+
+/// Every option `new KinesisBatchDispatcher(stream, options)` takes: any other name is refused.
+pub const OPTION_NAMES: &[&str] = &[
+    "region",
+    "endpoint",
+    "credentials",
+    "fetch",
+    "partitionKeyIdentifier",
+    "maxBatchSize",
+    "maxRecordBytes",
+    "maxRequestBytes",
+    "maxAttempts",
+    "retryBaseDelayMs",
+    "retryMaxDelayMs",
+    "maxInFlight",
+    "maxBufferedBytes",
+    "maxBufferedTimeMs",
+    "requestTimeoutMs",
+    "onProgress",
+    "signal",
+];
+
+/// The options `planBatches` uses; it accepts the dispatcher's too, so one object serves both.
+const PLAN_OPTION_NAMES: &[&str] = &["partitionKeyIdentifier", "maxBatchSize", "maxRecordBytes", "maxRequestBytes"];
 
 /// Randomness from the host's CSPRNG, fetched in blocks to keep boundary crossings rare.
 struct HostEntropy {
@@ -29,8 +63,8 @@ impl Entropy for HostEntropy {
     fn fill(&mut self, bytes: &mut [u8]) {
         for b in bytes {
             if self.used == self.pool.len() {
-                // The host has crypto.getRandomValues in every supported runtime.
-                // A thrown JS error, not `expect`: that would link Debug formatting into the wasm.
+                // Every supported runtime has crypto.getRandomValues; a thrown JS error, not
+                // `expect`, which would link Debug formatting into the wasm.
                 if getrandom::fill(&mut self.pool).is_err() {
                     wasm_bindgen::throw_str("crypto.getRandomValues is not available");
                 }
@@ -41,6 +75,8 @@ impl Entropy for HostEntropy {
         }
     }
 }
+
+// ---- errors ---------------------------------------------------------------------------------
 
 fn coded_error(code: &str, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
@@ -54,372 +90,707 @@ fn option_error(e: OptionError) -> JsValue {
     error
 }
 
+/// An option error for a name that is not `'static` (an unknown key).
+fn unknown_option_error(name: &str, known: &[&str]) -> JsValue {
+    let hint = nearest(name, known).map(|n| format!("; did you mean \"{n}\"?")).unwrap_or_default();
+    let error = coded_error(OptionError::CODE, &format!("{name}: unknown option{hint}"));
+    let _ = Reflect::set(&error, &"option".into(), &name.into());
+    error
+}
+
 fn record_error(e: RecordError) -> JsValue {
     coded_error(e.code.as_str(), &e.message)
 }
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+fn submit_error(e: SubmitError) -> JsValue {
+    match e {
+        SubmitError::Record(e) => record_error(e),
+        SubmitError::Closed { code, message } => coded_error(&code, &message),
+    }
 }
 
-fn string_option(obj: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
+/// The known name within edit distance 2 of `name`, if any: the likely typo's target.
+fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known.iter().map(|k| (levenshtein(name, k), *k)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+// ---- options --------------------------------------------------------------------------------
+
+fn get(obj: &JsValue, key: &str) -> Result<JsValue, JsValue> {
+    // A throwing getter is the caller's bad option, not a crash.
+    Reflect::get(obj, &key.into()).map_err(|e| {
+        let message = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| "it threw".into());
+        let error = coded_error(OptionError::CODE, &format!("{key}: reading the option failed: {message}"));
+        let _ = Reflect::set(&error, &"option".into(), &key.into());
+        error
+    })
+}
+
+/// Refuses any own enumerable key not in `known`.
+fn check_names(options: &JsValue, known: &[&str]) -> Result<(), JsValue> {
+    let Some(object) = options.dyn_ref::<Object>() else { return Ok(()) };
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(unknown_option_error(&key, known));
+        }
+    }
+    Ok(())
+}
+
+/// The scalar options, as serde-wasm-bindgen reads them (functions and objects are read apart).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ScalarOptions {
+    region: Option<String>,
+    endpoint: Option<String>,
+    partition_key_identifier: Option<String>,
+    max_batch_size: Option<f64>,
+    max_record_bytes: Option<f64>,
+    max_request_bytes: Option<f64>,
+    max_attempts: Option<f64>,
+    retry_base_delay_ms: Option<f64>,
+    retry_max_delay_ms: Option<f64>,
+    max_in_flight: Option<f64>,
+    max_buffered_bytes: Option<f64>,
+    max_buffered_time_ms: Option<f64>,
+    request_timeout_ms: Option<f64>,
+}
+
+const STRING_OPTIONS: &[&str] = &["region", "endpoint", "partitionKeyIdentifier"];
+
+fn scalar_options(options: &JsValue) -> Result<ScalarOptions, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(ScalarOptions::default());
+    }
+    serde_wasm_bindgen::from_value(options.clone()).map_err(|_| {
+        // serde's message does not say which field: find it, and say what it must be.
+        for name in OPTION_NAMES {
+            let value = get(options, name).unwrap_or(JsValue::UNDEFINED);
+            if value.is_undefined() || value.is_null() {
+                continue;
+            }
+            if STRING_OPTIONS.contains(name) && value.as_string().is_none() {
+                return unknown_type(name, "must be a string");
+            }
+            let numeric = !STRING_OPTIONS.contains(name) && !matches!(*name, "credentials" | "fetch" | "onProgress" | "signal");
+            if numeric && value.as_f64().is_none() {
+                return unknown_type(name, "must be a number");
+            }
+        }
+        coded_error(OptionError::CODE, "options: could not be read")
+    })
+}
+
+fn unknown_type(name: &str, message: &str) -> JsValue {
+    let error = coded_error(OptionError::CODE, &format!("{name}: {message}"));
+    let _ = Reflect::set(&error, &"option".into(), &name.into());
+    error
+}
+
+fn function_option(options: &JsValue, name: &'static str) -> Result<Option<Function>, JsValue> {
+    let value = get(options, name)?;
+    if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| option_error(OptionError::new(key, "must be a string")))
+    value.dyn_into::<Function>().map(Some).map_err(|_| option_error(OptionError::new(name, "must be a function")))
 }
 
-fn number_option(obj: &JsValue, key: &'static str) -> Result<Option<f64>, JsValue> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
+// ---- the transport: the injected fetch -------------------------------------------------------
+
+fn describe_js_error(error: &JsValue) -> String {
+    let text = |v: JsValue| v.as_string().filter(|s| !s.is_empty());
+    let name = Reflect::get(error, &"name".into()).ok().and_then(text).unwrap_or_else(|| "Error".into());
+    let message = Reflect::get(error, &"message".into()).ok().and_then(text).or_else(|| error.as_string()).unwrap_or_default();
+    let cause = Reflect::get(error, &"cause".into()).ok().filter(|c| !c.is_undefined() && !c.is_null());
+    let detail = cause
+        .and_then(|c| {
+            Reflect::get(&c, &"code".into())
+                .ok()
+                .and_then(text)
+                .or_else(|| Reflect::get(&c, &"message".into()).ok().and_then(text))
+                .or_else(|| c.as_string())
+        })
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    format!("{name}: {message}{detail}")
+}
+
+fn transport_failure(message: impl Into<String>) -> TransportFailure {
+    TransportFailure { message: message.into() }
+}
+
+struct FetchTransport {
+    fetch: Function,
+    /// The AbortController of each request in flight, to cancel them on abort.
+    controllers: Rc<RefCell<Vec<(u64, JsValue)>>>,
+}
+
+fn new_abort_controller() -> Option<JsValue> {
+    let constructor = Reflect::get(&js_sys::global(), &"AbortController".into()).ok()?.dyn_into::<Function>().ok()?;
+    Reflect::construct(&constructor, &Array::new()).ok()
+}
+
+fn abort_controller(controller: &JsValue) {
+    if let Ok(abort) = Reflect::get(controller, &"abort".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from)) {
+        let _ = abort.call0(controller);
     }
-    v.as_f64().map(Some).ok_or_else(|| option_error(OptionError::new(key, "must be a number")))
 }
 
-/// How the wrapper describes a record's key: see `KeyInput` and `FieldValue`.
-fn key_input<'a>(kind: u8, key: Option<&'a str>) -> KeyInput<'a> {
-    let text = key.unwrap_or("");
-    match kind {
-        1 => KeyInput::Given(text),
-        2 => KeyInput::Field(FieldValue::Text(text)),
-        3 => KeyInput::Field(FieldValue::Missing),
-        4 => KeyInput::Field(FieldValue::Null),
-        5 => KeyInput::Field(FieldValue::Unsupported(text)),
-        _ => KeyInput::Default,
-    }
-}
-
-fn limits_from(options: &JsValue) -> Result<Limits, JsValue> {
-    Limits::new(
-        number_option(options, "maxBatchSize")?,
-        number_option(options, "maxRecordBytes")?,
-        number_option(options, "maxRequestBytes")?,
-    )
-    .map_err(option_error)
-}
-
-#[wasm_bindgen]
-pub struct Core {
-    inner: Dispatcher,
-    entropy: HostEntropy,
-    credentials: Option<Credentials>,
-    /// Where the wrapper writes a record's text (`TextEncoder.encodeInto`) before `submitScratch`.
-    scratch: Vec<u8>,
-    /// The errors of the records `submitMany` refused, in order, until `takeRejected`.
-    rejected: Vec<JsValue>,
-}
-
-#[wasm_bindgen]
-impl Core {
-    /// `options` holds the contract's options plus `stream` and `environmentRegion`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<Core, JsValue> {
-        let s = |k| string_option(&options, k);
-        let n = |k| number_option(&options, k);
-        let stream = s("stream")?.unwrap_or_default();
-        let region = s("region")?;
-        let environment_region = s("environmentRegion")?;
-        let endpoint = s("endpoint")?;
-        let identifier = s("partitionKeyIdentifier")?;
-        let opts = Options {
-            stream: &stream,
-            region: region.as_deref(),
-            environment_region: environment_region.as_deref(),
-            endpoint: endpoint.as_deref(),
-            partition_key_identifier: identifier.as_deref(),
-            max_batch_size: n("maxBatchSize")?,
-            max_record_bytes: n("maxRecordBytes")?,
-            max_request_bytes: n("maxRequestBytes")?,
-            max_attempts: n("maxAttempts")?,
-            retry_base_delay_ms: n("retryBaseDelayMs")?,
-            retry_max_delay_ms: n("retryMaxDelayMs")?,
-            max_in_flight: n("maxInFlight")?,
-            max_buffered_bytes: n("maxBufferedBytes")?,
-            max_buffered_time_ms: n("maxBufferedTimeMs")?,
-            request_timeout_ms: n("requestTimeoutMs")?,
+impl FetchTransport {
+    /// One attempt: every odd result becomes a failure the engine retries.
+    async fn attempt(fetch: Function, request: OutgoingRequest, signal: JsValue) -> Result<TransportResponse, TransportFailure> {
+        let headers = Object::new();
+        for (name, value) in &request.headers {
+            let _ = Reflect::set(&headers, &name.into(), &value.into());
+        }
+        let init = Object::new();
+        let _ = Reflect::set(&init, &"method".into(), &request.method.into());
+        let _ = Reflect::set(&init, &"headers".into(), &headers);
+        let _ = Reflect::set(&init, &"body".into(), &Uint8Array::from(&request.body[..]));
+        if !signal.is_undefined() {
+            let _ = Reflect::set(&init, &"signal".into(), &signal);
+        }
+        let url = JsValue::from(&request.url);
+        drop(request);
+        let pending = fetch.call2(&JsValue::UNDEFINED, &url, &init).map_err(|e| transport_failure(describe_js_error(&e)))?;
+        let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| transport_failure(describe_js_error(&e)))?;
+        let not_a_response = || transport_failure("fetch returned something that is not a Response");
+        if !response.is_object() {
+            return Err(not_a_response());
+        }
+        let status = Reflect::get(&response, &"status".into()).ok().and_then(|s| s.as_f64()).ok_or_else(not_a_response)?;
+        if !(100.0..=599.0).contains(&status) || status.fract() != 0.0 {
+            return Err(transport_failure(format!("fetch returned a Response with status {status}")));
+        }
+        let headers = Reflect::get(&response, &"headers".into()).unwrap_or(JsValue::UNDEFINED);
+        let get = Reflect::get(&headers, &"get".into())
+            .ok()
+            .and_then(|g| g.dyn_into::<Function>().ok())
+            .ok_or_else(|| transport_failure("fetch returned a Response without headers"))?;
+        let header = |name: &str| -> Result<Option<String>, TransportFailure> {
+            get.call1(&headers, &name.into())
+                .map(|v| v.as_string())
+                .map_err(|e| transport_failure(format!("reading the {name} header failed: {}", describe_js_error(&e))))
         };
-        let config = Config::new(&opts).map_err(option_error)?;
-        Ok(Core {
-            inner: Dispatcher::new(config),
-            entropy: HostEntropy::new(),
-            credentials: None,
-            scratch: Vec::new(),
-            rejected: Vec::new(),
+        let error_type = header("x-amzn-errortype")?;
+        let date = header("date")?;
+        let array_buffer = Reflect::get(&response, &"arrayBuffer".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| transport_failure("fetch returned a Response without a readable body"))?;
+        let body = array_buffer.call0(&response).map_err(|e| transport_failure(describe_js_error(&e)))?;
+        let body = JsFuture::from(Promise::resolve(&body))
+            .await
+            .map_err(|e| transport_failure(format!("reading the body failed: {}", describe_js_error(&e))))?;
+        let body = if body.is_instance_of::<js_sys::ArrayBuffer>() {
+            Uint8Array::new(&body).to_vec()
+        } else {
+            return Err(transport_failure("reading the body gave no ArrayBuffer"));
+        };
+        Ok(TransportResponse { status: status as u16, error_type, date, body })
+    }
+}
+
+impl Transport for FetchTransport {
+    fn send(&self, request: OutgoingRequest) -> LocalFuture<'static, Result<TransportResponse, TransportFailure>> {
+        let id = request.id;
+        let controller = new_abort_controller();
+        let signal = controller.as_ref().and_then(|c| Reflect::get(c, &"signal".into()).ok()).unwrap_or(JsValue::UNDEFINED);
+        if let Some(c) = controller {
+            self.controllers.borrow_mut().push((id, c));
+        }
+        let controllers = self.controllers.clone();
+        let fetch = self.fetch.clone();
+        Box::pin(async move {
+            // Removes this request's controller however the attempt ends, a deadline included.
+            struct Forget(Rc<RefCell<Vec<(u64, JsValue)>>>, u64);
+            impl Drop for Forget {
+                fn drop(&mut self) {
+                    self.0.borrow_mut().retain(|(id, _)| *id != self.1);
+                }
+            }
+            let _forget = Forget(controllers, id);
+            Self::attempt(fetch, request, signal).await
         })
     }
 
-    #[wasm_bindgen(js_name = setCredentials)]
-    pub fn set_credentials(&mut self, access_key_id: String, secret_access_key: String, session_token: Option<String>) {
-        self.credentials = Some(Credentials { access_key_id, secret_access_key, session_token: session_token.filter(|t| !t.is_empty()) });
-    }
-
-    /// Accepts one record; returns its id or throws a coded error.
-    pub fn submit(
-        &mut self,
-        data: &[u8],
-        key_kind: u8,
-        key: Option<String>,
-        explicit_hash_key: Option<String>,
-        now_ms: f64,
-    ) -> Result<f64, JsValue> {
-        self.inner
-            .submit(data, key_input(key_kind, key.as_deref()), explicit_hash_key.as_deref(), now_ms as u64, &mut self.entropy)
-            .map(|id| id as f64)
-            .map_err(record_error)
-    }
-
-    /// The address of this core's scratch buffer, grown to at least `len` bytes. The wrapper
-    /// writes a record's UTF-8 there through a view of `wasmMemory().buffer`, then calls
-    /// `submitScratch`: one native copy, where passing a string costs a JS loop per character.
-    pub fn scratch(&mut self, len: u32) -> u32 {
-        if self.scratch.len() < len as usize {
-            self.scratch.resize(len as usize, 0);
+    fn cancel_all(&self) {
+        let controllers = std::mem::take(&mut *self.controllers.borrow_mut());
+        for (_, controller) in controllers {
+            abort_controller(&controller);
         }
-        self.scratch.as_ptr() as u32
+    }
+}
+
+// ---- the runtime: the host's timers ----------------------------------------------------------
+
+/// `{ set(callback, ms) → handle, clear(handle), keepAlive(on) }` from the JS host.
+#[derive(Clone)]
+struct HostTimers {
+    timers: JsValue,
+    set: Function,
+    clear: Function,
+    keep_alive: Option<Function>,
+}
+
+impl HostTimers {
+    fn from(host: &JsValue) -> Result<Self, JsValue> {
+        let timers = get(host, "timers")?;
+        let method = |name: &str| Reflect::get(&timers, &name.into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        let missing = || coded_error("InvalidOption", "host: timers.set and timers.clear are required");
+        Ok(Self {
+            set: method("set").ok_or_else(missing)?,
+            clear: method("clear").ok_or_else(missing)?,
+            keep_alive: method("keepAlive"),
+            timers,
+        })
+    }
+}
+
+struct Sleep {
+    future: JsFuture,
+    handle: JsValue,
+    timers: HostTimers,
+}
+
+impl std::future::Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.future).poll(cx).map(|_| ())
+    }
+}
+
+impl Drop for Sleep {
+    // A dropped deadline must not keep the host alive until it fires.
+    fn drop(&mut self) {
+        let _ = self.timers.clear.call1(&self.timers.timers, &self.handle);
+    }
+}
+
+struct HostRuntime {
+    timers: HostTimers,
+}
+
+impl Runtime for HostRuntime {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
     }
 
-    /// `submit` for the first `len` bytes of the scratch buffer.
+    fn sleep(&self, ms: u64) -> LocalFuture<'static, ()> {
+        let mut handle = JsValue::UNDEFINED;
+        let timers = self.timers.clone();
+        let promise = Promise::new(&mut |resolve, _reject| {
+            handle = timers.set.call2(&timers.timers, &resolve, &JsValue::from(ms as f64)).unwrap_or(JsValue::UNDEFINED);
+        });
+        Box::pin(Sleep { future: JsFuture::from(promise), handle, timers })
+    }
+
+    fn spawn(&self, task: LocalFuture<'static, ()>) {
+        wasm_bindgen_futures::spawn_local(task);
+    }
+
+    fn keep_alive(&self, on: bool) {
+        if let Some(f) = &self.timers.keep_alive {
+            let _ = f.call1(&self.timers.timers, &on.into());
+        }
+    }
+}
+
+// ---- credentials -----------------------------------------------------------------------------
+
+fn read_credentials(value: &JsValue) -> Result<ProvidedCredentials, String> {
+    let shape = "credentials must be { accessKeyId, secretAccessKey, sessionToken?, expiration? }";
+    if !value.is_object() {
+        return Err(shape.into());
+    }
+    let field = |name: &str| Reflect::get(value, &name.into()).map_err(|e| describe_js_error(&e));
+    let access_key_id = field("accessKeyId")?.as_string().filter(|s| !s.is_empty());
+    let secret_access_key = field("secretAccessKey")?.as_string().filter(|s| !s.is_empty());
+    let (Some(access_key_id), Some(secret_access_key)) = (access_key_id, secret_access_key) else {
+        return Err("accessKeyId and secretAccessKey must be non-empty strings".into());
+    };
+    let token = field("sessionToken")?;
+    let session_token = match token.as_string() {
+        Some(t) => Some(t).filter(|t| !t.is_empty()),
+        None if token.is_undefined() || token.is_null() => None,
+        None => return Err("sessionToken must be a string".into()),
+    };
+    let expiration = field("expiration")?;
+    let expires_ms = if expiration.is_undefined() || expiration.is_null() {
+        None
+    } else {
+        let t = js_sys::Date::new(&expiration).get_time();
+        t.is_finite().then_some(t.max(0.0) as u64)
+    };
+    Ok(ProvidedCredentials { credentials: Credentials { access_key_id, secret_access_key, session_token }, expires_ms })
+}
+
+struct FunctionProvider(Function);
+
+impl CredentialsProvider for FunctionProvider {
+    fn credentials(&self) -> LocalFuture<'static, Result<ProvidedCredentials, String>> {
+        let called = self.0.call0(&JsValue::UNDEFINED);
+        Box::pin(async move {
+            let value = called.map_err(|e| describe_js_error(&e))?;
+            let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|e| describe_js_error(&e))?;
+            read_credentials(&value)
+        })
+    }
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsProgress {
+    accepted: f64,
+    sent: f64,
+    failed: f64,
+    in_flight: f64,
+    retries: f64,
+    requests: f64,
+    buffered_bytes: f64,
+}
+
+fn progress_value(p: EngineProgress) -> JsValue {
+    let p = JsProgress {
+        accepted: p.accepted as f64,
+        sent: p.sent as f64,
+        failed: p.failed as f64,
+        in_flight: p.in_flight as f64,
+        retries: p.retries as f64,
+        requests: p.requests as f64,
+        buffered_bytes: p.buffered_bytes as f64,
+    };
+    to_js(&p)
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+}
+
+struct JsEvents {
+    on_progress: Option<Function>,
+    /// Handles the rejection of an async callback, which must not become unhandled.
+    ignore: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Events for JsEvents {
+    fn progress(&self, progress: EngineProgress) {
+        let Some(f) = &self.on_progress else { return };
+        // A throwing or rejecting callback never stops delivery.
+        if let Ok(returned) = f.call1(&JsValue::UNDEFINED, &progress_value(progress)) {
+            if returned.has_type::<Promise>() || Reflect::get(&returned, &"then".into()).is_ok_and(|t| t.is_function()) {
+                let _ = Promise::resolve(&returned).catch(&self.ignore);
+            }
+        }
+    }
+}
+
+/// The per-record `partitionKey` and `explicitHashKey` options (a bigint hash key is taken as
+/// its decimal digits).
+fn record_options(partition_key: &JsValue, explicit_hash_key: &JsValue) -> Result<(Option<String>, Option<String>), JsValue> {
+    let absent = |v: &JsValue| v.is_undefined() || v.is_null();
+    let key = match partition_key.as_string() {
+        Some(k) => Some(k),
+        None if absent(partition_key) => None,
+        None => {
+            return Err(record_error(RecordError::new(RecordErrorCode::InvalidPartitionKey, "the partitionKey option must be a string")))
+        }
+    };
+    let hash_key = if let Some(k) = explicit_hash_key.as_string() {
+        Some(k)
+    } else if explicit_hash_key.is_bigint() {
+        js_sys::BigInt::from(explicit_hash_key.clone()).to_string(10).ok().map(String::from)
+    } else if absent(explicit_hash_key) {
+        None
+    } else {
+        return Err(record_error(RecordError::new(
+            RecordErrorCode::InvalidExplicitHashKey,
+            "the explicitHashKey option must be a decimal string",
+        )));
+    };
+    Ok((key, hash_key))
+}
+
+// ---- the dispatcher --------------------------------------------------------------------------
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsFailure {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    payload: JsValue,
+    partition_key: String,
+    error_code: String,
+    error_message: String,
+    attempts: u32,
+}
+
+#[derive(Serialize)]
+struct JsReport {
+    sent: f64,
+    requests: f64,
+    retries: f64,
+    failed: Vec<JsFailure>,
+}
+
+/// The dispatcher behind `KinesisBatchDispatcher`. Every method takes `&self`, so user code
+/// run from a callback may call any of them.
+#[wasm_bindgen(js_name = Engine)]
+pub struct JsEngine {
+    engine: Engine<JsValue>,
+    /// Where the host writes a record's text (`TextEncoder.encodeInto`) before `submitScratch`.
+    scratch: RefCell<Vec<u8>>,
+}
+
+#[wasm_bindgen(js_class = Engine)]
+impl JsEngine {
+    /// `host`: `{ timers, environmentRegion, environmentCredentials }` from the JS entry point.
+    #[wasm_bindgen(constructor)]
+    pub fn new(stream: JsValue, options: JsValue, host: JsValue) -> Result<JsEngine, JsValue> {
+        let stream = stream.as_string().ok_or_else(|| option_error(OptionError::new("stream", "must be a stream name or ARN string")))?;
+        if !(options.is_undefined() || options.is_object()) || options.is_function() {
+            return Err(option_error(OptionError::new("options", "must be an object")));
+        }
+        check_names(&options, OPTION_NAMES)?;
+        let scalars = scalar_options(&options)?;
+        let environment_region = get(&host, "environmentRegion")?.as_string();
+        let opts = Options {
+            stream: &stream,
+            region: scalars.region.as_deref(),
+            environment_region: environment_region.as_deref(),
+            endpoint: scalars.endpoint.as_deref(),
+            partition_key_identifier: scalars.partition_key_identifier.as_deref(),
+            max_batch_size: scalars.max_batch_size,
+            max_record_bytes: scalars.max_record_bytes,
+            max_request_bytes: scalars.max_request_bytes,
+            max_attempts: scalars.max_attempts,
+            retry_base_delay_ms: scalars.retry_base_delay_ms,
+            retry_max_delay_ms: scalars.retry_max_delay_ms,
+            max_in_flight: scalars.max_in_flight,
+            max_buffered_bytes: scalars.max_buffered_bytes,
+            max_buffered_time_ms: scalars.max_buffered_time_ms,
+            request_timeout_ms: scalars.request_timeout_ms,
+        };
+        let config = Config::new(&opts).map_err(option_error)?;
+        let fetch = match function_option(&options, "fetch")? {
+            Some(f) => f,
+            None => Reflect::get(&js_sys::global(), &"fetch".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+                .ok_or_else(|| option_error(OptionError::new("fetch", "no fetch: pass one, or run where globalThis.fetch exists")))?,
+        };
+        let mut credentials = get(&options, "credentials")?;
+        if credentials.is_undefined() || credentials.is_null() {
+            credentials = get(&host, "environmentCredentials")?;
+        }
+        let source = if let Some(f) = credentials.dyn_ref::<Function>() {
+            CredentialSource::Provider(Box::new(FunctionProvider(f.clone())))
+        } else if credentials.is_undefined() || credentials.is_null() {
+            return Err(option_error(OptionError::new(
+                "credentials",
+                "no credentials: pass { accessKeyId, secretAccessKey } or a function returning them, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            )));
+        } else {
+            let provided = read_credentials(&credentials).map_err(|m| option_error(OptionError::new("credentials", m)))?;
+            CredentialSource::Static(provided.credentials)
+        };
+        let events = JsEvents { on_progress: function_option(&options, "onProgress")?, ignore: Closure::new(|_: JsValue| {}) };
+        let transport = FetchTransport { fetch, controllers: Rc::default() };
+        let runtime = HostRuntime { timers: HostTimers::from(&host)? };
+        let engine = Engine::new(
+            Dispatcher::new(config),
+            Box::new(HostEntropy::new()),
+            Box::new(transport),
+            Box::new(runtime),
+            source,
+            Box::new(events),
+        );
+        Ok(JsEngine { engine, scratch: RefCell::new(Vec::new()) })
+    }
+
+    /// The address of the scratch buffer, grown to at least `len` bytes. The host writes a
+    /// record's UTF-8 there through a view of `wasmMemory().buffer`, then calls `submitScratch`:
+    /// one native copy, where passing a string costs a JS loop per character.
+    pub fn scratch(&self, len: u32) -> u32 {
+        let mut scratch = self.scratch.borrow_mut();
+        if scratch.len() < len as usize {
+            scratch.resize(len as usize, 0);
+        }
+        scratch.as_ptr() as u32
+    }
+
+    /// Accepts the first `len` bytes of the scratch buffer as one record's data. `wellFormed`
+    /// is false when the text had a lone surrogate (refused: it cannot be sent as written).
+    /// Returns `undefined`, or a Promise to await when more than `maxBufferedBytes` are
+    /// unfinished. Throws a coded error for a refused record; nothing is accepted then.
     #[wasm_bindgen(js_name = submitScratch)]
     pub fn submit_scratch(
-        &mut self,
+        &self,
         len: u32,
-        key_kind: u8,
-        key: Option<String>,
-        explicit_hash_key: Option<String>,
-        now_ms: f64,
-    ) -> Result<f64, JsValue> {
-        let scratch = std::mem::take(&mut self.scratch);
-        let result = match scratch.get(..len as usize) {
-            Some(data) => self.submit(data, key_kind, key, explicit_hash_key, now_ms),
-            None => Err(record_error(RecordError::new(RecordErrorCode::UnserializablePayload, "scratch overrun"))),
-        };
-        self.scratch = scratch;
-        result
-    }
-
-    /// Accepts many records from the scratch buffer, where the wrapper wrote each record's data
-    /// followed by its key's UTF-8. `layout` holds three numbers per record: data length, key
-    /// kind (see `key_input`), key length. Returns each record's id, or NaN for a record refused
-    /// (its error waits in `takeRejected`). One call for many records: the bulk path.
-    #[wasm_bindgen(js_name = submitMany)]
-    pub fn submit_many(&mut self, layout: &[u32], now_ms: f64) -> Vec<f64> {
-        let scratch = std::mem::take(&mut self.scratch);
-        let mut ids = Vec::with_capacity(layout.len() / 3);
-        let mut at = 0;
-        for record in layout.chunks_exact(3) {
-            let (data_end, kind) = (at + record[0] as usize, record[1] as u8);
-            let key_end = data_end + record[2] as usize;
-            let parts = (scratch.get(at..data_end), scratch.get(data_end..key_end).and_then(|k| std::str::from_utf8(k).ok()));
-            let result = match parts {
-                (Some(data), Some(key)) => {
-                    self.inner.submit(data, key_input(kind, Some(key)), None, now_ms as u64, &mut self.entropy).map_err(record_error)
-                }
-                _ => Err(record_error(RecordError::new(RecordErrorCode::UnserializablePayload, "scratch overrun"))),
-            };
-            match result {
-                Ok(id) => ids.push(id as f64),
-                Err(error) => {
-                    ids.push(f64::NAN);
-                    self.rejected.push(error);
-                }
-            }
-            at = key_end;
+        well_formed: bool,
+        partition_key: JsValue,
+        explicit_hash_key: JsValue,
+        payload: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (partition_key, explicit_hash_key) = record_options(&partition_key, &explicit_hash_key)?;
+        if !well_formed {
+            return Err(record_error(RecordError::new(
+                RecordErrorCode::UnserializablePayload,
+                "payload text has a lone surrogate, which UTF-8 cannot carry; fix the string or submit bytes",
+            )));
         }
-        self.scratch = scratch;
-        ids
-    }
-
-    /// The errors of the records `submitMany` refused since the last call, in order.
-    #[wasm_bindgen(js_name = takeRejected)]
-    pub fn take_rejected(&mut self) -> Vec<JsValue> {
-        std::mem::take(&mut self.rejected)
-    }
-
-    /// Refuses a payload the wrapper could not encode, with the same error shape.
-    #[wasm_bindgen(js_name = unserializable)]
-    pub fn unserializable(message: &str) -> JsValue {
-        record_error(RecordError::new(RecordErrorCode::UnserializablePayload, message))
-    }
-
-    pub fn flush(&mut self) {
-        self.inner.flush();
-    }
-
-    #[wasm_bindgen(js_name = pollRequest)]
-    pub fn poll_request(&mut self, now_ms: f64) -> Option<Request> {
-        let credentials = self.credentials.as_ref()?;
-        self.inner.poll_request(now_ms as u64, credentials).map(Request)
-    }
-
-    #[wasm_bindgen(js_name = pollTimeout)]
-    pub fn poll_timeout(&self) -> Option<f64> {
-        self.inner.poll_timeout().map(|t| t as f64)
-    }
-
-    #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(
-        &mut self,
-        id: f64,
-        status: u16,
-        error_type: Option<String>,
-        server_date_ms: Option<f64>,
-        body: &[u8],
-        now_ms: f64,
-    ) {
-        let response = HttpResponse {
-            status,
-            error_type: error_type.as_deref(),
-            server_date_ms: server_date_ms.filter(|d| d.is_finite() && *d > 0.0).map(|d| d as u64),
-            body,
+        let must_wait = {
+            let scratch = self.scratch.borrow();
+            let data = scratch.get(..len as usize).ok_or_else(|| coded_error("UnserializablePayload", "scratch overrun"))?;
+            self.engine.submit(data, partition_key.as_deref(), explicit_hash_key.as_deref(), payload).map_err(submit_error)?
         };
-        self.inner.handle_response(id as u64, response, now_ms as u64, &mut self.entropy);
+        Ok(self.room(must_wait))
     }
 
-    #[wasm_bindgen(js_name = handleTransportError)]
-    pub fn handle_transport_error(&mut self, id: f64, timed_out: bool, message: &str, now_ms: f64) {
-        let kind = if timed_out { TransportError::Timeout } else { TransportError::Network };
-        self.inner.handle_transport_error(id as u64, kind, message, now_ms as u64, &mut self.entropy);
+    /// `submitScratch` for bytes.
+    pub fn submit(&self, data: &[u8], partition_key: JsValue, explicit_hash_key: JsValue, payload: JsValue) -> Result<JsValue, JsValue> {
+        let (partition_key, explicit_hash_key) = record_options(&partition_key, &explicit_hash_key)?;
+        let must_wait = self.engine.submit(data, partition_key.as_deref(), explicit_hash_key.as_deref(), payload).map_err(submit_error)?;
+        Ok(self.room(must_wait))
     }
 
-    pub fn abort(&mut self, code: &str, message: &str) {
-        self.inner.abort(code, message);
+    fn room(&self, must_wait: bool) -> JsValue {
+        if !must_wait {
+            return JsValue::UNDEFINED;
+        }
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            engine.wait_for_room().await;
+            Ok(JsValue::UNDEFINED)
+        })
+        .into()
     }
 
-    #[wasm_bindgen(js_name = takeAcked)]
-    pub fn take_acked(&mut self) -> Vec<f64> {
-        self.inner.take_acked().into_iter().map(|id| id as f64).collect()
+    /// Resolves to `{ sent, requests, retries, failed: [{ payload, partitionKey, errorCode,
+    /// errorMessage, attempts }] }` once every record accepted before the call has ended.
+    pub fn flush(&self) -> Promise {
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let report = engine.flush().await;
+            let report = JsReport {
+                sent: report.sent as f64,
+                requests: report.requests as f64,
+                retries: report.retries as f64,
+                failed: report
+                    .failed
+                    .into_iter()
+                    .map(|f| JsFailure {
+                        payload: f.payload,
+                        partition_key: f.partition_key,
+                        error_code: f.error_code,
+                        error_message: f.error_message,
+                        attempts: f.attempts,
+                    })
+                    .collect(),
+            };
+            Ok(to_js(&report))
+        })
     }
 
-    /// `[{ id, partitionKey, errorCode, errorMessage, attempts }]`
-    #[wasm_bindgen(js_name = takeFailed)]
-    pub fn take_failed(&mut self) -> Array {
-        self.inner
-            .take_failed()
-            .into_iter()
-            .map(|f| {
-                let o = Object::new();
-                let _ = Reflect::set(&o, &"id".into(), &(f.id as f64).into());
-                let _ = Reflect::set(&o, &"partitionKey".into(), &f.partition_key.into());
-                let _ = Reflect::set(&o, &"errorCode".into(), &f.code.into());
-                let _ = Reflect::set(&o, &"errorMessage".into(), &f.message.into());
-                let _ = Reflect::set(&o, &"attempts".into(), &f.attempts.into());
-                JsValue::from(o)
-            })
-            .collect()
+    /// Ends every unfinished record with `code`; with `close`, later submits are refused.
+    pub fn abort(&self, code: &str, message: &str, close: bool) {
+        self.engine.abort(code, message, close);
     }
 
-    #[wasm_bindgen(js_name = takeCredentialsRefresh)]
-    pub fn take_credentials_refresh(&mut self) -> bool {
-        self.inner.take_credentials_refresh()
+    /// `{ accepted, sent, failed, inFlight, retries, requests, bufferedBytes }`
+    #[wasm_bindgen(getter)]
+    pub fn progress(&self) -> JsValue {
+        progress_value(self.engine.progress())
     }
 
-    /// `[accepted, sent, failed, inFlight, retries, requests]`
-    pub fn progress(&self) -> Vec<f64> {
-        let p = self.inner.progress();
-        vec![p.accepted as f64, p.sent as f64, p.failed as f64, p.in_flight as f64, p.retries as f64, p.requests as f64]
-    }
-
-    #[wasm_bindgen(js_name = overBufferLimit)]
-    pub fn over_buffer_limit(&self) -> bool {
-        self.inner.over_buffer_limit()
-    }
-
-    #[wasm_bindgen(js_name = bufferedBytes)]
-    pub fn buffered_bytes(&self) -> f64 {
-        self.inner.buffered_bytes() as f64
-    }
-
-    #[wasm_bindgen(js_name = isIdle)]
-    pub fn is_idle(&self) -> bool {
-        self.inner.is_idle()
-    }
-
-    #[wasm_bindgen(js_name = inFlight)]
-    pub fn in_flight(&self) -> u32 {
-        self.inner.in_flight() as u32
-    }
-
-    #[wasm_bindgen(js_name = requestTimeoutMs)]
-    pub fn request_timeout_ms(&self) -> f64 {
-        self.inner.config().request_timeout_ms as f64
-    }
-
-    #[wasm_bindgen(js_name = maxBufferedTimeMs)]
-    pub fn max_buffered_time_ms(&self) -> f64 {
-        self.inner.config().max_buffered_time_ms as f64
-    }
-
+    #[wasm_bindgen(getter)]
     pub fn region(&self) -> String {
-        self.inner.config().region.clone()
+        self.engine.with_dispatcher(|d| d.config().region.clone())
     }
 
-    pub fn url(&self) -> String {
-        self.inner.config().endpoint.url.clone()
+    #[wasm_bindgen(getter)]
+    pub fn endpoint(&self) -> String {
+        self.engine.with_dispatcher(|d| d.config().endpoint.url.clone())
     }
 }
 
-/// One signed PutRecords request for the wrapper to send.
-#[wasm_bindgen]
-pub struct Request(OutgoingRequest);
+// ---- planning --------------------------------------------------------------------------------
 
-#[wasm_bindgen]
-impl Request {
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> f64 {
-        self.0.id as f64
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.0.url.clone()
-    }
-
-    /// `[name, value, name, value, ...]`
-    #[wasm_bindgen(getter)]
-    pub fn headers(&self) -> Vec<String> {
-        self.0.headers.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect()
-    }
-
-    /// Moves the body out; a second call returns an empty array.
-    #[wasm_bindgen(js_name = takeBody)]
-    pub fn take_body(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0.body)
-    }
-
-    #[wasm_bindgen(getter, js_name = recordCount)]
-    pub fn record_count(&self) -> u32 {
-        self.0.record_count as u32
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn bytes(&self) -> f64 {
-        self.0.bytes as f64
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsPlannedBatch {
+    records: u32,
+    bytes: f64,
+    partition_keys: Vec<String>,
+    indices: Vec<u32>,
 }
 
-/// Plans batches without network, for `planBatches` and the preview page.
+#[derive(Serialize)]
+struct JsRejected {
+    index: u32,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct JsPlan {
+    batches: Vec<JsPlannedBatch>,
+    rejected: Vec<JsRejected>,
+}
+
+/// Plans batches without network, for `planBatches`, the CLI's `plan` and the preview page:
+/// records are added as the data bytes `put` would send.
 #[wasm_bindgen]
 pub struct Plan {
-    planner: Option<Planner>,
-    entropy: HostEntropy,
+    planner: RefCell<Option<Planner>>,
+    entropy: RefCell<HostEntropy>,
 }
 
 #[wasm_bindgen]
 impl Plan {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<Plan, JsValue> {
-        let limits = limits_from(&options)?;
-        let identifier = string_option(&options, "partitionKeyIdentifier")?;
-        let planner = Planner::new(limits, identifier.as_deref()).map_err(option_error)?;
-        Ok(Plan { planner: Some(planner), entropy: HostEntropy::new() })
+        if !(options.is_undefined() || options.is_object()) || options.is_function() {
+            return Err(option_error(OptionError::new("options", "must be an object")));
+        }
+        let known: Vec<&str> = OPTION_NAMES.iter().chain(PLAN_OPTION_NAMES).copied().collect();
+        check_names(&options, &known)?;
+        let s = scalar_options(&options)?;
+        let limits = Limits::new(s.max_batch_size, s.max_record_bytes, s.max_request_bytes).map_err(option_error)?;
+        let planner = Planner::new(limits, s.partition_key_identifier.as_deref()).map_err(option_error)?;
+        Ok(Plan { planner: RefCell::new(Some(planner)), entropy: RefCell::new(HostEntropy::new()) })
     }
 
-    /// Plans the next record; returns `undefined` or the rejection error.
-    pub fn add(&mut self, data_len: u32, key_kind: u8, key: Option<String>, explicit_hash_key: Option<String>) -> JsValue {
-        let Some(planner) = self.planner.as_mut() else { return JsValue::UNDEFINED };
-        match planner.add(data_len as usize, key_input(key_kind, key.as_deref()), explicit_hash_key.as_deref(), &mut self.entropy) {
+    /// Plans the next record from its data; returns `undefined` or the rejection error.
+    pub fn add(&self, data: &[u8], well_formed: bool, partition_key: Option<String>, explicit_hash_key: Option<String>) -> JsValue {
+        let mut planner = self.planner.borrow_mut();
+        let Some(planner) = planner.as_mut() else { return JsValue::UNDEFINED };
+        if !well_formed {
+            let error =
+                RecordError::new(RecordErrorCode::UnserializablePayload, "payload text has a lone surrogate, which UTF-8 cannot carry");
+            planner.reject(error.clone());
+            return record_error(error);
+        }
+        let key = partition_key.as_deref().map_or(KeyInput::Default, KeyInput::Given);
+        match planner.add(data, key, explicit_hash_key.as_deref(), &mut *self.entropy.borrow_mut()) {
             Ok(()) => JsValue::UNDEFINED,
             Err(e) => record_error(e),
         }
@@ -427,45 +798,36 @@ impl Plan {
 
     /// Counts a payload that could not be encoded as rejected.
     #[wasm_bindgen(js_name = rejectUnserializable)]
-    pub fn reject_unserializable(&mut self, message: &str) {
-        if let Some(p) = self.planner.as_mut() {
+    pub fn reject_unserializable(&self, message: &str) {
+        if let Some(p) = self.planner.borrow_mut().as_mut() {
             p.reject(RecordError::new(RecordErrorCode::UnserializablePayload, message));
         }
     }
 
     /// `{ batches: [{ records, bytes, partitionKeys, indices }], rejected: [{ index, code, message }] }`
-    pub fn finish(&mut self) -> JsValue {
-        let Some(planner) = self.planner.take() else { return JsValue::NULL };
+    pub fn finish(&self) -> JsValue {
+        let Some(planner) = self.planner.borrow_mut().take() else { return JsValue::NULL };
         let (batches, rejected) = planner.finish();
-        let batches: Array = batches
-            .into_iter()
-            .map(|b| {
-                let o = Object::new();
-                let _ = Reflect::set(&o, &"records".into(), &(b.indices.len() as u32).into());
-                let _ = Reflect::set(&o, &"bytes".into(), &(b.bytes as f64).into());
-                let keys: Array = b.partition_keys.into_iter().map(JsValue::from).collect();
-                let _ = Reflect::set(&o, &"partitionKeys".into(), &keys);
-                let indices: Array = b.indices.into_iter().map(|i| JsValue::from(i as u32)).collect();
-                let _ = Reflect::set(&o, &"indices".into(), &indices);
-                JsValue::from(o)
-            })
-            .collect();
-        let rejected: Array = rejected
-            .into_iter()
-            .map(|r| {
-                let o = Object::new();
-                let _ = Reflect::set(&o, &"index".into(), &(r.index as u32).into());
-                let _ = Reflect::set(&o, &"code".into(), &r.error.code.as_str().into());
-                let _ = Reflect::set(&o, &"message".into(), &r.error.message.into());
-                JsValue::from(o)
-            })
-            .collect();
-        let out = Object::new();
-        let _ = Reflect::set(&out, &"batches".into(), &batches);
-        let _ = Reflect::set(&out, &"rejected".into(), &rejected);
-        out.into()
+        let plan = JsPlan {
+            batches: batches
+                .into_iter()
+                .map(|b| JsPlannedBatch {
+                    records: b.indices.len() as u32,
+                    bytes: b.bytes as f64,
+                    partition_keys: b.partition_keys,
+                    indices: b.indices.into_iter().map(|i| i as u32).collect(),
+                })
+                .collect(),
+            rejected: rejected
+                .into_iter()
+                .map(|r| JsRejected { index: r.index as u32, code: r.error.code.as_str(), message: r.error.message })
+                .collect(),
+        };
+        to_js(&plan)
     }
 }
+
+// ---- helpers ---------------------------------------------------------------------------------
 
 /// Gives the core the host's SHA-256 for request bodies: `(bytes: Uint8Array) => hex string`,
 /// synchronous (Node's `crypto.createHash`), or `undefined` to use the wasm `sha2` again.
@@ -481,39 +843,25 @@ pub fn set_sha256(hash: Option<js_sys::Function>) {
     }));
 }
 
-/// This module's `WebAssembly.Memory`, for the wrapper's views of scratch buffers.
+/// This module's `WebAssembly.Memory`, for the host's views of scratch buffers.
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
 }
 
 #[wasm_bindgen(js_name = hashKeyOf)]
-pub fn hash_key_of(partition_key: &str) -> String {
-    shard_map::hash_key_of(partition_key).to_string()
+pub fn hash_key_of(partition_key: JsValue) -> Result<String, JsValue> {
+    let key = partition_key.as_string().ok_or_else(|| option_error(OptionError::new("partitionKey", "must be a string")))?;
+    Ok(shard_map::hash_key_of(&key).to_string())
 }
 
 #[wasm_bindgen(js_name = shardIndexFor)]
-pub fn shard_index_for(partition_key: &str, shard_count: f64) -> Result<u32, JsValue> {
+pub fn shard_index_for(partition_key: JsValue, shard_count: f64) -> Result<u32, JsValue> {
+    let key = partition_key.as_string().ok_or_else(|| option_error(OptionError::new("partitionKey", "must be a string")))?;
     if !(shard_count.is_finite() && shard_count.fract() == 0.0 && (1.0..=100_000.0).contains(&shard_count)) {
         return Err(option_error(OptionError::new("shardCount", "must be a whole number from 1 to 100000")));
     }
-    Ok(shard_map::shard_index_for(partition_key, shard_count as u32))
-}
-
-/// The index of the shard holding a decimal hash key among `[start, end]` decimal ranges
-/// (sorted by start), or -1 when none holds it.
-#[wasm_bindgen(js_name = shardIndexInRanges)]
-pub fn shard_index_in_ranges(hash_key: &str, starts: Vec<String>, ends: Vec<String>) -> Result<i32, JsValue> {
-    let parse = |s: &str| s.parse::<u128>().map_err(|_| option_error(OptionError::new("shards", "hash keys must be decimal u128")));
-    let key = parse(hash_key)?;
-    let ranges = starts
-        .iter()
-        .zip(&ends)
-        .enumerate()
-        .map(|(i, (s, e))| Ok((parse(s)?, parse(e)?, i.to_string())))
-        .collect::<Result<Vec<_>, JsValue>>()?;
-    let map = shard_map::ShardMap::from_ranges(ranges).map_err(|m| option_error(OptionError::new("shards", m)))?;
-    Ok(map.index_of(key).and_then(|i| map.shard_id(i)).and_then(|id| id.parse().ok()).unwrap_or(-1))
+    Ok(shard_map::shard_index_for(&key, shard_count as u32))
 }
 
 /// Real hash-key ranges, built once and queried per key (the preview page maps every planned
@@ -551,4 +899,47 @@ impl JsShardMap {
     pub fn index_of_key(&self, partition_key: &str) -> i32 {
         self.0.index_of(shard_map::hash_key_of(partition_key)).map_or(-1, |i| i as i32)
     }
+}
+
+/// Whether one input line (the CLI's and the page's records) is a JSON value: `undefined`, or
+/// an error with code `InvalidJson` saying where it is not.
+#[wasm_bindgen(js_name = checkJson)]
+pub fn check_json(data: &[u8]) -> JsValue {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(data) {
+        Ok(_) => JsValue::UNDEFINED,
+        Err(e) => coded_error("InvalidJson", &e.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResolvedLimits {
+    max_batch_size: f64,
+    max_record_bytes: f64,
+    max_request_bytes: f64,
+    /// The most data plus key bytes one record may have: the smaller of the two byte limits.
+    record_ceiling: f64,
+    /// The option that sets `recordCeiling`.
+    record_ceiling_option: &'static str,
+    /// What one shard accepts per second.
+    shard_records_per_second: f64,
+    shard_bytes_per_second: f64,
+}
+
+/// The limits `options` give once defaults are applied, for hosts that show them or size their
+/// reads by them (the CLI, the page). Throws InvalidOption like the constructor.
+#[wasm_bindgen(js_name = resolveLimits)]
+pub fn resolve_limits(options: JsValue) -> Result<JsValue, JsValue> {
+    let s = scalar_options(&options)?;
+    let limits = Limits::new(s.max_batch_size, s.max_record_bytes, s.max_request_bytes).map_err(option_error)?;
+    let ceiling = limits.record_ceiling();
+    Ok(to_js(&ResolvedLimits {
+        max_batch_size: limits.max_batch_size as f64,
+        max_record_bytes: limits.max_record_bytes as f64,
+        max_request_bytes: limits.max_request_bytes as f64,
+        record_ceiling: ceiling as f64,
+        record_ceiling_option: if ceiling < limits.max_record_bytes { "maxRequestBytes" } else { "maxRecordBytes" },
+        shard_records_per_second: crate::limits::SHARD_RECORDS_PER_SECOND as f64,
+        shard_bytes_per_second: crate::limits::SHARD_BYTES_PER_SECOND as f64,
+    }))
 }

@@ -66,7 +66,8 @@ const total = whole(args.records, 'records', 100_000, 10_000_000);
 const shardCount = whole(args.shards, 'shards', 4, 1000);
 const endpointGiven = args.endpoint ?? (process.env.KINESIS_ENDPOINT || undefined);
 const stream = args.stream ?? (process.env.KINESIS_STREAM || 'kinesis-batch-demo');
-if (endpointGiven && args.shards) fail('--shards only applies to the local kinesalite; the stream at --endpoint already exists');
+if (endpointGiven && args.shards)
+  fail('--shards only applies to the local kinesalite; the stream at --endpoint already exists');
 
 const fmt = new Intl.NumberFormat('en-US');
 const n = (value) => fmt.format(value);
@@ -85,7 +86,16 @@ function mulberry32(seed) {
 }
 
 const TYPES = ['order.created', 'order.paid', 'order.shipped', 'cart.updated', 'refund.issued', 'page.viewed'];
-const CITIES = [['Berlin', 'DE'], ['München', 'DE'], ['Kraków', 'PL'], ['São Paulo', 'BR'], ['東京', 'JP'], ['Lyon', 'FR'], ['Austin', 'US'], ['Zürich', 'CH']];
+const CITIES = [
+  ['Berlin', 'DE'],
+  ['München', 'DE'],
+  ['Kraków', 'PL'],
+  ['São Paulo', 'BR'],
+  ['東京', 'JP'],
+  ['Lyon', 'FR'],
+  ['Austin', 'US'],
+  ['Zürich', 'CH'],
+];
 const CURRENCY = { DE: 'EUR', PL: 'PLN', BR: 'BRL', JP: 'JPY', FR: 'EUR', US: 'USD', CH: 'CHF' };
 
 /** The i-th event of this run as one NDJSON line, with its id and partition key (customerId). */
@@ -134,13 +144,17 @@ async function putThroughCli({ endpoint, childEnv, run }) {
   const argv = [cli, 'put', stream, '-', '--endpoint', endpoint, '--partition-key', 'customerId'];
   child = spawn(process.execPath, argv, { env: childEnv, stdio: ['pipe', 'pipe', 'inherit'] });
   let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    stdout += chunk;
+  });
   const exited = new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
   let writeError;
-  child.stdin.on('error', (error) => { writeError = error; });
+  child.stdin.on('error', (error) => {
+    writeError = error;
+  });
 
   // Stream the events in, waiting whenever the pipe is full (the CLI applies back-pressure).
   const expected = new Map(); // id → { line, key }
@@ -164,7 +178,9 @@ async function putThroughCli({ endpoint, childEnv, run }) {
   try {
     summary = JSON.parse(stdout);
   } catch {
-    throw new Error(`kinesis-batch put exited with ${code} and no JSON summary${writeError ? ` (${writeError.message})` : ''}:\n${stdout}`);
+    throw new Error(
+      `kinesis-batch put exited with ${code} and no JSON summary${writeError ? ` (${writeError.message})` : ''}:\n${stdout}`,
+    );
   }
   return { code, summary, expected };
 }
@@ -181,9 +197,14 @@ async function main() {
     endpoint = endpointGiven;
     childEnv = { ...process.env };
     const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
-    const credentials = process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY, sessionToken: process.env.AWS_SESSION_TOKEN || undefined }
-      : undefined;
+    const credentials =
+      process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY
+        ? {
+            accessKeyId: process.env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
+            sessionToken: process.env.AWS_SESSION_TOKEN || undefined,
+          }
+        : undefined;
     readOptions = { endpoint, stream, region: region || 'us-east-1', credentials };
     say('kinesis', `${endpoint}  stream ${stream} (must already exist)`);
   } else {
@@ -192,7 +213,11 @@ async function main() {
     endpoint = server.endpoint;
     // Dummy local credentials; no ambient AWS_* setting (keys, tokens, endpoints) reaches the CLI.
     childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-    Object.assign(childEnv, { AWS_ACCESS_KEY_ID: 'AKIDLOCALDEMO', AWS_SECRET_ACCESS_KEY: 'local-demo-secret', AWS_REGION: 'us-east-1' });
+    Object.assign(childEnv, {
+      AWS_ACCESS_KEY_ID: 'AKIDLOCALDEMO',
+      AWS_SECRET_ACCESS_KEY: 'local-demo-secret',
+      AWS_REGION: 'us-east-1',
+    });
     readOptions = { endpoint, stream };
     say('kinesalite', `${endpoint}  stream ${stream} (${shardCount} shards), ready in ${secs(performance.now() - t)}`);
   }
@@ -201,17 +226,22 @@ async function main() {
   const t0 = performance.now();
   const { code, summary, expected } = await putThroughCli({ endpoint, childEnv, run });
   const putWall = performance.now() - t0;
-  say('', `${n(summary.sent)} sent in ${summary.seconds.toFixed(2)} s = ${n(summary.recordsPerSecond)} records/s ` +
-    `(${n(summary.requests)} requests, ${n(summary.retries)} retries, ${n(summary.failed)} failed, ${n(summary.rejected)} rejected; ` +
-    `${secs(putWall)} with process start)`);
+  say(
+    '',
+    `${n(summary.sent)} sent in ${summary.seconds.toFixed(2)} s = ${n(summary.recordsPerSecond)} records/s ` +
+      `(${n(summary.requests)} requests, ${n(summary.retries)} retries, ${n(summary.failed)} failed, ${n(summary.rejected)} rejected; ` +
+      `${secs(putWall)} with process start)`,
+  );
 
   const t1 = performance.now();
   let records;
   try {
     records = await readAllRecords(readOptions);
   } catch (error) {
-    console.log(`  FAILED     reading the stream back: ${error.message.split('\n')[0]}` +
-      (code !== 0 ? ` (and kinesis-batch put exited with ${code})` : ''));
+    console.log(
+      `  FAILED     reading the stream back: ${error.message.split('\n')[0]}` +
+        (code !== 0 ? ` (and kinesis-batch put exited with ${code})` : ''),
+    );
     return 1;
   }
   const readMs = performance.now() - t1;
@@ -227,7 +257,9 @@ async function main() {
     let id;
     try {
       id = JSON.parse(text).id;
-    } catch { /* not one of ours */ }
+    } catch {
+      /* not one of ours */
+    }
     const want = typeof id === 'string' ? expected.get(id) : undefined;
     if (!want) {
       others++;
@@ -237,20 +269,29 @@ async function main() {
     perShard.set(record.shardId, (perShard.get(record.shardId) ?? 0) + 1);
     if (text !== want.line || record.partitionKey !== want.key) {
       altered++;
-      if (examples.length < 3) examples.push(`${id}: got key ${JSON.stringify(record.partitionKey)} data ${JSON.stringify(text.slice(0, 120))}`);
+      if (examples.length < 3)
+        examples.push(
+          `${id}: got key ${JSON.stringify(record.partitionKey)} data ${JSON.stringify(text.slice(0, 120))}`,
+        );
     }
   }
   const missing = [...expected.keys()].filter((id) => !seen.has(id));
   const duplicates = [...seen.values()].reduce((sum, times) => sum + times - 1, 0);
   const delivered = seen.size;
-  say('verified', `${n(delivered)} of ${n(total)} delivered byte for byte with their partition keys: ` +
-    `${n(missing.length)} missing, ${n(altered)} altered, ${n(duplicates)} duplicates` +
-    (others ? `, ${n(others)} older records ignored` : ''));
+  say(
+    'verified',
+    `${n(delivered)} of ${n(total)} delivered byte for byte with their partition keys: ` +
+      `${n(missing.length)} missing, ${n(altered)} altered, ${n(duplicates)} duplicates` +
+      (others ? `, ${n(others)} older records ignored` : ''),
+  );
   const shardIds = [...perShard.keys()].sort();
   if (shardIds.length <= 16) {
     for (const [i, shardId] of shardIds.entries()) {
       const count = perShard.get(shardId);
-      say(i === 0 ? 'shards' : '', `${shardId}  ${n(count).padStart(9)}  ${((100 * count) / delivered).toFixed(1).padStart(5)}%`);
+      say(
+        i === 0 ? 'shards' : '',
+        `${shardId}  ${n(count).padStart(9)}  ${((100 * count) / delivered).toFixed(1).padStart(5)}%`,
+      );
     }
   } else {
     const counts = shardIds.map((s) => perShard.get(s));

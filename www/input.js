@@ -1,32 +1,44 @@
 // Splitting the input text into records, without parsing it all at once: each record is a span
-// [start, end) of the text and the 1-based line it starts on. Parsing happens per record, so a
-// bad record is reported on its own line and a 100 MB file never becomes one giant object.
+// [start, end) of the text and the 1-based line it starts on. The span is the record's data as
+// written (an NDJSON line without its "\n" or "\r\n", as the CLI reads it; an array element
+// without the whitespace around it). Whether a record is JSON is decided per record by the
+// caller (the worker asks the core's checkJson), so a bad record is reported on its own line and
+// a 100 MB file never becomes one giant object.
 
-const NL = 10, CR = 13, SPACE = 32, TAB = 9;
-const QUOTE = 34, BACKSLASH = 92, COMMA = 44;
-const OPEN_BRACE = 123, CLOSE_BRACE = 125, OPEN_BRACKET = 91, CLOSE_BRACKET = 93;
+const NL = 10,
+  CR = 13,
+  SPACE = 32,
+  TAB = 9;
+const QUOTE = 34,
+  BACKSLASH = 92,
+  COMMA = 44;
+const OPEN_BRACE = 123,
+  CLOSE_BRACE = 125,
+  OPEN_BRACKET = 91,
+  CLOSE_BRACKET = 93;
 
 const isSpace = (c) => c === SPACE || c === NL || c === CR || c === TAB;
 
 /**
  * 'array' or 'ndjson'. A text whose first value starts with '[' is a JSON array, unless its first
  * line is a complete JSON value on its own followed by more lines (NDJSON of arrays).
+ * `isJson(text)` says whether a text is one JSON value (the worker passes the core's checkJson).
  */
-export function detectFormat(text) {
+export function detectFormat(text, isJson) {
   let i = 0;
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   if (text.charCodeAt(i) !== OPEN_BRACKET) return 'ndjson';
-  let nl = text.indexOf('\n', i);
+  const nl = text.indexOf('\n', i);
   if (nl < 0) return 'array';
-  try {
-    JSON.parse(text.slice(i, nl));
-  } catch {
-    return 'array'; // "[" or "[{...}," on the first line: a multi-line array
-  }
+  // "[" or "[{...}," on the first line: a multi-line array.
+  if (!isJson(text.slice(i, nl))) return 'array';
   return text.slice(nl + 1).trim() === '' ? 'array' : 'ndjson';
 }
 
-/** One record per line; blank lines are skipped. */
+/**
+ * One record per line: the line without its "\n" or "\r\n". Blank lines (only whitespace, as
+ * String.prototype.trim sees it, like the CLI) are skipped.
+ */
 export class LineScanner {
   constructor(text) {
     this.text = text;
@@ -48,9 +60,9 @@ export class LineScanner {
       this.lineNo++;
       let i = start;
       while (i < nl && isSpace(t.charCodeAt(i))) i++;
-      if (i === nl) continue;
+      if (i === nl || (t.charCodeAt(i) > 127 && t.slice(i, nl).trim() === '')) continue;
       this.start = start;
-      this.end = nl;
+      this.end = nl > start && t.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
       this.line = this.lineNo;
       return true;
     }
@@ -64,7 +76,7 @@ export class LineScanner {
 
 /**
  * The elements of a top-level JSON array. Brackets and strings are tracked only to find the
- * commas between elements; each element is validated by JSON.parse later. Structural problems
+ * commas between elements; each element is checked as JSON later (the core's checkJson). Structural problems
  * (an unclosed array, text after it, an empty element) are reported through `error` as
  * { line, message } and scanning goes on where it can.
  */
@@ -112,7 +124,10 @@ export class ArrayScanner {
         let j = i;
         for (;;) {
           j = t.indexOf('"', j + 1);
-          if (j < 0) { j = n; break; }
+          if (j < 0) {
+            j = n;
+            break;
+          }
           let b = j - 1;
           while (t.charCodeAt(b) === BACKSLASH) b--;
           if ((j - 1 - b) % 2 === 0) break;
@@ -147,7 +162,8 @@ export class ArrayScanner {
         if (t.charCodeAt(k) === NL) trailingLine++;
         k++;
       }
-      if (k < n) this.trailing = { line: trailingLine, message: 'unexpected text after the closing "]" of the JSON array' };
+      if (k < n)
+        this.trailing = { line: trailingLine, message: 'unexpected text after the closing "]" of the JSON array' };
       if (end === start) {
         if (this.count === 0) return this.takeTrailing(); // "[]"
         this.error = { line, message: 'empty array element (a trailing comma?)' };
@@ -173,9 +189,12 @@ export class ArrayScanner {
   }
 }
 
-/** The scanner for `format` ('auto', 'ndjson' or 'array') over `text`, and the format used. */
-export function scannerFor(text, format) {
-  const used = format === 'auto' || !format ? detectFormat(text) : format;
+/**
+ * The scanner for `format` ('auto', 'ndjson' or 'array') over `text`, and the format used.
+ * `isJson` is detectFormat's.
+ */
+export function scannerFor(text, format, isJson) {
+  const used = format === 'auto' || !format ? detectFormat(text, isJson) : format;
   if (used === 'array') {
     let i = 0;
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;

@@ -1,9 +1,7 @@
-// Arithmetic shared by the page and its worker: shard shares and per-shard rates. No packing and
-// no hashing here; those come from the wasm core.
+// Arithmetic shared by the page and its worker: shard shares and per-shard rates. No packing, no
+// hashing and no Kinesis limit here: those come from the wasm core (the per-shard write limits
+// are resolveLimits' shardRecordsPerSecond and shardBytesPerSecond, passed in).
 
-/** Kinesis per-shard write limits. */
-export const SHARD_RECORDS_PER_SECOND = 1000;
-export const SHARD_BYTES_PER_SECOND = 1048576;
 /** A shard at or above this fraction of a limit is flagged "near". */
 export const WARM = 0.8;
 
@@ -25,7 +23,12 @@ export function evenShards(count) {
   for (let i = 0n; i < n; i++) {
     const start = i * width;
     const end = i === n - 1n ? U128_MAX : (i + 1n) * width - 1n;
-    shards.push({ shardId: `shardId-${String(i).padStart(12, '0')}`, start: String(start), end: String(end), share: shareOf(start, end) });
+    shards.push({
+      shardId: `shardId-${String(i).padStart(12, '0')}`,
+      start: String(start),
+      end: String(end),
+      share: shareOf(start, end),
+    });
   }
   return shards;
 }
@@ -44,13 +47,17 @@ export function parseShardList(text) {
   } catch (error) {
     throw new Error(`the shard list is not valid JSON: ${error.message}`);
   }
-  const list = Array.isArray(doc) ? doc : doc?.Shards ?? doc?.StreamDescription?.Shards;
+  const list = Array.isArray(doc) ? doc : (doc?.Shards ?? doc?.StreamDescription?.Shards);
   if (!Array.isArray(list)) {
-    throw new Error('expected the JSON of a ListShards answer ({"Shards": [...]}) or a DescribeStream answer ({"StreamDescription": {"Shards": [...]}})');
+    throw new Error(
+      'expected the JSON of a ListShards answer ({"Shards": [...]}) or a DescribeStream answer ({"StreamDescription": {"Shards": [...]}})',
+    );
   }
   const warnings = [];
-  if (doc?.NextToken) warnings.push('the ListShards answer has a NextToken: it lists only part of the shards; paste every page');
-  if (doc?.StreamDescription?.HasMoreShards) warnings.push('the DescribeStream answer has HasMoreShards: it lists only part of the shards');
+  if (doc?.NextToken)
+    warnings.push('the ListShards answer has a NextToken: it lists only part of the shards; paste every page');
+  if (doc?.StreamDescription?.HasMoreShards)
+    warnings.push('the DescribeStream answer has HasMoreShards: it lists only part of the shards');
   let closed = 0;
   const shards = [];
   list.forEach((s, i) => {
@@ -60,7 +67,8 @@ export function parseShardList(text) {
     if (typeof start !== 'string' || typeof end !== 'string' || !DECIMAL.test(start) || !DECIMAL.test(end)) {
       throw new Error(`shard ${id}: HashKeyRange.StartingHashKey and EndingHashKey must be decimal strings`);
     }
-    if (BigInt(start) > U128_MAX || BigInt(end) > U128_MAX) throw new Error(`shard ${id}: a hash key is above 2^128 - 1`);
+    if (BigInt(start) > U128_MAX || BigInt(end) > U128_MAX)
+      throw new Error(`shard ${id}: a hash key is above 2^128 - 1`);
     if (BigInt(start) > BigInt(end)) throw new Error(`shard ${id}: StartingHashKey is above EndingHashKey`);
     if (s?.SequenceNumberRange?.EndingSequenceNumber) {
       closed++;
@@ -72,20 +80,27 @@ export function parseShardList(text) {
   shards.sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
   const covered = shards.reduce((sum, s) => sum + BigInt(s.end) - BigInt(s.start) + 1n, 0n);
   if (covered < TWO_128) {
-    warnings.push(`the open shards cover ${(Number((covered * 1000000n) / TWO_128) / 10000).toFixed(4)}% of the hash-key space; keys in the gaps are counted as "no shard"`);
+    warnings.push(
+      `the open shards cover ${(Number((covered * 1000000n) / TWO_128) / 10000).toFixed(4)}% of the hash-key space; keys in the gaps are counted as "no shard"`,
+    );
   }
   return { shards, closed, warnings };
 }
 
 /**
- * Per-shard load at `rate` records/s sent to the whole stream.
+ * Per-shard load at `rate` records/s sent to the whole stream, against the per-shard write limits
+ * `{ shardRecordsPerSecond, shardBytesPerSecond }` (the core's resolveLimits gives them).
  * With random (UUID) keys the load is the expected one: rate × the shard's share of the hash-key
  * space. With keys from the records, the file's mix is taken as the traffic mix: rate × the
  * shard's fraction of the accepted records (and of their bytes).
  * Returns { rows: [{ recordsPerSecond, bytesPerSecond, load, hot, warm }], maxRate }.
  * `maxRate` is the stream rate at which the busiest shard reaches a limit.
  */
-export function shardLoad({ shares, counts, bytes, accepted, totalBytes, randomKeys }, rate) {
+export function shardLoad(
+  { shares, counts, bytes, accepted, totalBytes, randomKeys },
+  rate,
+  { shardRecordsPerSecond, shardBytesPerSecond },
+) {
   const rows = [];
   let maxRate = Infinity;
   const meanBytes = accepted ? totalBytes / accepted : 0;
@@ -94,14 +109,14 @@ export function shardLoad({ shares, counts, bytes, accepted, totalBytes, randomK
     const bytesPerRecord = randomKeys ? shares[i] * meanBytes : accepted ? bytes[i] / accepted : 0;
     const recordsPerSecond = rate * recordFraction;
     const bytesPerSecond = rate * bytesPerRecord;
-    const load = Math.max(recordsPerSecond / SHARD_RECORDS_PER_SECOND, bytesPerSecond / SHARD_BYTES_PER_SECOND);
-    if (recordFraction > 0) maxRate = Math.min(maxRate, SHARD_RECORDS_PER_SECOND / recordFraction);
-    if (bytesPerRecord > 0) maxRate = Math.min(maxRate, SHARD_BYTES_PER_SECOND / bytesPerRecord);
+    const load = Math.max(recordsPerSecond / shardRecordsPerSecond, bytesPerSecond / shardBytesPerSecond);
+    if (recordFraction > 0) maxRate = Math.min(maxRate, shardRecordsPerSecond / recordFraction);
+    if (bytesPerRecord > 0) maxRate = Math.min(maxRate, shardBytesPerSecond / bytesPerRecord);
     rows.push({
       recordsPerSecond,
       bytesPerSecond,
       load,
-      hot: recordsPerSecond > SHARD_RECORDS_PER_SECOND || bytesPerSecond > SHARD_BYTES_PER_SECOND,
+      hot: recordsPerSecond > shardRecordsPerSecond || bytesPerSecond > shardBytesPerSecond,
       warm: load >= WARM,
     });
   }

@@ -103,11 +103,12 @@ const FLAG_OF = {
 
 // Codes submitPayload rejects a single record with; anything else is not about the line.
 const RECORD_CODES = new Set([
-  'RecordTooLarge', 'MissingPartitionKey', 'InvalidPartitionKey', 'InvalidExplicitHashKey', 'UnserializablePayload',
+  'RecordTooLarge',
+  'MissingPartitionKey',
+  'InvalidPartitionKey',
+  'InvalidExplicitHashKey',
+  'UnserializablePayload',
 ]);
-
-const DEFAULT_MAX_RECORD_BYTES = 1048576;
-const DEFAULT_MAX_REQUEST_BYTES = 5242880;
 
 class UsageError extends Error {}
 
@@ -256,12 +257,16 @@ class LineError extends Error {
 }
 
 /**
- * Checks one line: undefined for an empty line, otherwise { bytes, key } where key is the
- * partition key (undefined: a random one). Throws a LineError for a line that can't be a record.
+ * Checks one line: undefined for an empty line, otherwise the record's data bytes (the line as
+ * written). The core checks that it is JSON and, with --partition-key, reads the key from it.
+ * Throws a LineError for a line that can't be a record.
  */
-function parseLine(line, { field, ceiling, ceilingName }) {
+function parseLine(line, { recordCeiling, recordCeilingOption }, checkJson) {
   if (line.bytes === null) {
-    throw new LineError('RecordTooLarge', `record data alone is ${line.length} bytes; ${ceilingName} is ${ceiling}`);
+    throw new LineError(
+      'RecordTooLarge',
+      `record data alone is ${line.length} bytes; ${recordCeilingOption} is ${recordCeiling}`,
+    );
   }
   let text;
   try {
@@ -275,55 +280,35 @@ function parseLine(line, { field, ceiling, ceilingName }) {
     bytes = bytes.subarray(3);
   }
   if (text.trim() === '') return undefined;
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new LineError('InvalidJson', error.message);
-  }
-  return { bytes, key: field === undefined ? undefined : partitionKeyOf(value, field) };
+  const invalid = checkJson(bytes);
+  if (invalid) throw new LineError(invalid.code, invalid.message);
+  return bytes;
 }
 
-/** The same rules as the library's partitionKeyIdentifier, applied to the parsed line. */
-function partitionKeyOf(value, field) {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, field)) {
-    throw new LineError('MissingPartitionKey', `payload has no field "${field}" to use as partition key`);
-  }
-  const key = value[field];
-  const unsupported = (kind) =>
-    new LineError('InvalidPartitionKey', `field "${field}" is ${kind}; a partition key must be a string, number or boolean`);
-  switch (typeof key) {
-    case 'string':
-      return key;
-    case 'number':
-      if (!Number.isFinite(key)) throw unsupported('a non-finite number');
-      return String(key);
-    case 'boolean':
-      return String(key);
-    default:
-      if (key === null) throw unsupported('null');
-      throw unsupported(Array.isArray(key) ? 'an array' : 'an object');
-  }
-}
-
-function limitsFrom(values) {
-  const maxRecordBytes = wholeNumber(values, 'max-record-bytes');
-  const maxRequestBytes = wholeNumber(values, 'max-request-bytes');
-  const record = maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const request = maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  return {
+/** The limit options as given, and the limits they resolve to in the core (defaults applied). */
+function limitsFrom(values, resolveLimits) {
+  const given = {
     maxBatchSize: wholeNumber(values, 'max-batch-size'),
-    maxRecordBytes,
-    maxRequestBytes,
-    // A line whose data alone is over this can never be a record: it is not even read into memory.
-    ceiling: Math.min(record, request),
-    ceilingName: request < record ? 'maxRequestBytes' : 'maxRecordBytes',
+    maxRecordBytes: wholeNumber(values, 'max-record-bytes'),
+    maxRequestBytes: wholeNumber(values, 'max-request-bytes'),
   };
+  for (const key of Object.keys(given)) if (given[key] === undefined) delete given[key];
+  let resolved;
+  try {
+    resolved = resolveLimits(given);
+  } catch (error) {
+    if (error?.code === 'InvalidOption') throw new UsageError(optionMessage(error));
+    throw error;
+  }
+  return { given, resolved };
 }
 
+/** The package, and the core's line and limit helpers from the same wasm instance. */
 async function loadLibrary() {
   try {
-    return await import('../node.js');
+    const library = await import('../node.js');
+    const { Plan, checkJson, resolveLimits } = await import('../wasm/kinesis_batch.js');
+    return { ...library, Plan, checkJson, resolveLimits };
   } catch (error) {
     if (error.code === 'ENOENT' || error.code === 'ERR_MODULE_NOT_FOUND') {
       throw new UsageError(`the package's wasm module is missing (${error.message}); build it with \`make build\``);
@@ -363,15 +348,15 @@ async function put(values, positionals) {
   const [stream, file, ...extra] = positionals;
   if (stream === undefined) throw new UsageError('put needs a stream name or ARN');
   if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-  const limits = limitsFrom(values);
   const field = values['partition-key'];
+  if (field === '') throw new UsageError('--partition-key must be a field name');
+  const { KinesisBatchDispatcher, KinesisBatchError, checkJson, resolveLimits } = await loadLibrary();
+  const limits = limitsFrom(values, resolveLimits);
   const options = {
     region: values.region,
     endpoint: values.endpoint ?? (process.env.AWS_ENDPOINT_URL_KINESIS || process.env.AWS_ENDPOINT_URL || undefined),
     partitionKeyIdentifier: field,
-    maxBatchSize: limits.maxBatchSize,
-    maxRecordBytes: limits.maxRecordBytes,
-    maxRequestBytes: limits.maxRequestBytes,
+    ...limits.given,
     maxInFlight: wholeNumber(values, 'max-in-flight'),
     maxAttempts: wholeNumber(values, 'max-attempts'),
     retryBaseDelayMs: wholeNumber(values, 'retry-base-delay-ms'),
@@ -379,9 +364,6 @@ async function put(values, positionals) {
     requestTimeoutMs: wholeNumber(values, 'request-timeout-ms'),
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
-  if (field === '') throw new UsageError('--partition-key must be a field name');
-
-  const { KinesisBatchDispatcher, KinesisBatchError } = await loadLibrary();
   const abort = new AbortController();
   let dispatcher;
   try {
@@ -439,11 +421,11 @@ async function put(values, positionals) {
 
   let inputError;
   try {
-    for await (const line of readLines(input.stream, limits.ceiling + 1)) {
+    for await (const line of readLines(input.stream, limits.resolved.recordCeiling + 1)) {
       if (interrupted) break;
       let record;
       try {
-        record = parseLine(line, { field, ...limits });
+        record = parseLine(line, limits.resolved, checkJson);
       } catch (error) {
         if (!(error instanceof LineError)) throw error;
         lines++;
@@ -454,7 +436,7 @@ async function put(values, positionals) {
       if (record === undefined) continue;
       lines++;
       try {
-        await dispatcher.submitPayload(record.bytes, record.key === undefined ? undefined : { partitionKey: record.key });
+        await dispatcher.submitPayload(record);
       } catch (error) {
         if (error instanceof KinesisBatchError && RECORD_CODES.has(error.code)) {
           rejected++;
@@ -538,17 +520,14 @@ function stats(values) {
 async function plan(values, positionals) {
   const [file, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-  const limits = limitsFrom(values);
   const field = values['partition-key'];
   if (field === '') throw new UsageError('--partition-key must be a field name');
   const shards = wholeNumber(values, 'shards');
 
-  const { shardIndexFor, KinesisBatchError } = await loadLibrary();
   // The incremental planner behind planBatches, fed one line at a time so that a large input is
-  // never held in memory. The partition key is given per record, exactly as `put` gives it.
-  const { Plan } = await import('../wasm/kinesis_batch.js');
-  const KEY_DEFAULT = 0;
-  const KEY_GIVEN = 1;
+  // never held in memory; it reads keys from the lines exactly as `put` does.
+  const { shardIndexFor, KinesisBatchError, Plan, checkJson, resolveLimits } = await loadLibrary();
+  const limits = limitsFrom(values, resolveLimits);
   const asError = (error) => {
     if (error && error.code === 'InvalidOption') return new UsageError(optionMessage(error));
     return error;
@@ -562,11 +541,7 @@ async function plan(values, positionals) {
   }
   let planner;
   try {
-    planner = new Plan({
-      maxBatchSize: limits.maxBatchSize,
-      maxRecordBytes: limits.maxRecordBytes,
-      maxRequestBytes: limits.maxRequestBytes,
-    });
+    planner = new Plan({ partitionKeyIdentifier: field, ...limits.given });
   } catch (error) {
     throw asError(error);
   }
@@ -578,10 +553,10 @@ async function plan(values, positionals) {
   let lines = 0;
   let result;
   try {
-    for await (const line of readLines(input.stream, limits.ceiling + 1)) {
+    for await (const line of readLines(input.stream, limits.resolved.recordCeiling + 1)) {
       let record;
       try {
-        record = parseLine(line, { field, ...limits });
+        record = parseLine(line, limits.resolved, checkJson);
       } catch (error) {
         if (!(error instanceof LineError)) throw error;
         lines++;
@@ -591,8 +566,8 @@ async function plan(values, positionals) {
       if (record === undefined) continue;
       lines++;
       lineOf.push(line.lineNo);
-      dataBytes.push(record.bytes.length);
-      const refused = planner.add(record.bytes.length, record.key === undefined ? KEY_DEFAULT : KEY_GIVEN, record.key, undefined);
+      dataBytes.push(record.length);
+      const refused = planner.add(record, true, undefined, undefined);
       if (refused) rejectedLines.push({ line: line.lineNo, code: refused.code, message: refused.message });
     }
     result = planner.finish();
@@ -614,9 +589,9 @@ async function plan(values, positionals) {
     bytes: batches.reduce((n, b) => n + b.bytes, 0),
     partitionKey: field ?? null,
     limits: {
-      maxBatchSize: limits.maxBatchSize ?? 500,
-      maxRecordBytes: limits.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-      maxRequestBytes: limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      maxBatchSize: limits.resolved.maxBatchSize,
+      maxRecordBytes: limits.resolved.maxRecordBytes,
+      maxRequestBytes: limits.resolved.maxRequestBytes,
     },
     perBatch: { records: stats(batches.map((b) => b.records)), bytes: stats(batches.map((b) => b.bytes)) },
   };
@@ -632,9 +607,11 @@ async function plan(values, positionals) {
         bytesPerShard[shard] += dataBytes[b.indices[i]] + keyBytes.encode(key).length;
       }
     }
-    // Each shard takes at most 1,000 records/s and 1 MiB/s.
+    const { shardRecordsPerSecond, shardBytesPerSecond } = limits.resolved;
     let floor = 0;
-    for (let s = 0; s < shards; s++) floor = Math.max(floor, recordsPerShard[s] / 1000, bytesPerShard[s] / 1048576);
+    for (let s = 0; s < shards; s++) {
+      floor = Math.max(floor, recordsPerShard[s] / shardRecordsPerSecond, bytesPerShard[s] / shardBytesPerSecond);
+    }
     Object.assign(output, {
       shards,
       recordsPerShard,

@@ -11,7 +11,9 @@ const FILLER_POOL = (() => {
   let s = '';
   let x = 0x9e3779b9;
   while (s.length < 200_000) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     s += chars[(x >>> 0) % chars.length];
   }
   return s;

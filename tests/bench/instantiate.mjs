@@ -16,4 +16,6 @@ const module = new WebAssembly.Module(bytes);
 const t2 = performance.now();
 glue.initSync({ module });
 const t3 = performance.now();
-process.stdout.write(`${JSON.stringify({ readMs: t1 - t0, compileMs: t2 - t1, instantiateMs: t3 - t2, totalMs: t3 - t0 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ readMs: t1 - t0, compileMs: t2 - t1, instantiateMs: t3 - t2, totalMs: t3 - t0 })}\n`,
+);

@@ -5,7 +5,8 @@
 
 export function cannedAnswers(recordJson) {
   const cache = new Map();
-  const one = '{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"}';
+  const one =
+    '{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"}';
   return {
     count(bodyLength) {
       return Math.round(bodyLength / (recordJson + 1));

@@ -85,7 +85,18 @@ if (!values['skip-workloads']) {
     const count = values.quick ? Math.ceil(COUNTS[w] / 10) : COUNTS[w];
     process.stderr.write(`workload ${w}: ${count} records x ${values.rounds} rounds...\n`);
     const load = os.loadavg()[0];
-    const r = await runNode(['--expose-gc', 'workload.mjs', '--workload', String(w), '--count', String(count), '--rounds', values.rounds, '--contenders', CONTENDERS.join(',')]);
+    const r = await runNode([
+      '--expose-gc',
+      'workload.mjs',
+      '--workload',
+      String(w),
+      '--count',
+      String(count),
+      '--rounds',
+      values.rounds,
+      '--contenders',
+      CONTENDERS.join(','),
+    ]);
     r.loadBefore = load;
     r.loadAfter = os.loadavg()[0];
     results.workloads.push(r);
@@ -141,7 +152,16 @@ if (!values['skip-stream']) {
   results.stream = [];
   for (const maxBuffered of STREAM_BUFFERS) {
     process.stderr.write(`streaming ${STREAM_RECORDS} records, maxBufferedBytes ${maxBuffered}...\n`);
-    results.stream.push(await runNode(['--expose-gc', 'stream-memory.mjs', '--max-buffered', String(maxBuffered), '--records', String(STREAM_RECORDS)]));
+    results.stream.push(
+      await runNode([
+        '--expose-gc',
+        'stream-memory.mjs',
+        '--max-buffered',
+        String(maxBuffered),
+        '--records',
+        String(STREAM_RECORDS),
+      ]),
+    );
   }
 }
 machine.loadAfter = os.loadavg().map((x) => +x.toFixed(2));
@@ -152,8 +172,14 @@ const MiB = 2 ** 20;
 const fk = (x) => (x >= 10_000 ? `${f(x / 1000)}k` : f(x));
 const lines = [];
 lines.push(`Run ${machine.date}${values.quick ? ' (QUICK: counts / 10, not for the record)' : ''}`);
-lines.push(`Machine: ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average (1/5/15 min) before ${machine.loadBefore.join(' / ')}, after ${machine.loadAfter.join(' / ')}`);
-lines.push(`Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+lines.push(
+  `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average (1/5/15 min) before ${machine.loadBefore.join(' / ')}, after ${machine.loadAfter.join(' / ')}`,
+);
+lines.push(
+  `Versions: ${Object.entries(versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`,
+);
 lines.push('');
 const TARGETS = {
   1: { 'aws-sdk': 2, 'hand-written': 1 },
@@ -165,14 +191,21 @@ for (const w of results.workloads) {
   const s = w.summary;
   lines.push(`### Workload ${w.workload}: ${w.title}`);
   lines.push('');
-  lines.push(`${f(w.count)} records of ${f(w.bytes)} B JSON; medians of ${w.rounds} rounds (contender order rotated each round; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}.`);
+  lines.push(
+    `${f(w.count)} records of ${f(w.bytes)} B JSON; medians of ${w.rounds} rounds (contender order rotated each round; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}.`,
+  );
   lines.push('');
-  lines.push('| contender | records/s (slowest–fastest round) | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | vs aws-sdk | vs hand-written |');
+  lines.push(
+    '| contender | records/s (slowest–fastest round) | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | vs aws-sdk | vs hand-written |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name, r] of Object.entries(s)) {
-    const ratio = (peer) => (s[peer] && name !== 'baseline' && name !== peer ? `${(r.recordsPerSec / s[peer].recordsPerSec).toFixed(2)}×` : '');
+    const ratio = (peer) =>
+      s[peer] && name !== 'baseline' && name !== peer ? `${(r.recordsPerSec / s[peer].recordsPerSec).toFixed(2)}×` : '';
     const rates = r.runs.map((x) => w.count / (x.wallMs / 1000));
-    lines.push(`| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${ratio('aws-sdk')} | ${ratio('hand-written')} |`);
+    lines.push(
+      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${ratio('aws-sdk')} | ${ratio('hand-written')} |`,
+    );
   }
   const ours = s['kinesis-batch'];
   const targets = Object.entries(TARGETS[w.workload]).map(([peer, want]) => {
@@ -189,24 +222,34 @@ lines.push('');
 lines.push('| contender | JS min | JS gz | wasm | wasm gz | total gz |');
 lines.push('|---|---:|---:|---:|---:|---:|');
 for (const [name, r] of Object.entries(b)) {
-  lines.push(`| ${name} | ${f(r.jsBytes)} | ${f(r.jsGzip)} | ${r.wasmBytes ? f(r.wasmBytes) : ''} | ${r.wasmGzip ? f(r.wasmGzip) : ''} | ${f(r.jsGzip + (r.wasmGzip ?? 0))} |`);
+  lines.push(
+    `| ${name} | ${f(r.jsBytes)} | ${f(r.jsGzip)} | ${r.wasmBytes ? f(r.wasmBytes) : ''} | ${r.wasmGzip ? f(r.wasmGzip) : ''} | ${f(r.jsGzip + (r.wasmGzip ?? 0))} |`,
+  );
 }
 const o = results.ours;
 lines.push('');
-lines.push(`Our wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`);
+lines.push(
+  `Our wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`,
+);
 lines.push('');
 const i = results.instantiation;
 lines.push(`### Instantiation (median of ${i.processes} fresh processes)`);
 lines.push('');
-lines.push(`Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`);
+lines.push(
+  `Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`,
+);
 lines.push('');
 if (results.stream) {
   lines.push(`### Streaming ${f(STREAM_RECORDS)} records (~250 B) to the sink, maxInFlight 4`);
   lines.push('');
-  lines.push('| maxBufferedBytes | baseline RSS MiB | peak RSS MiB | growth MiB | growth / maxBufferedBytes | RSS at 10% … 100% (MiB) | seconds |');
+  lines.push(
+    '| maxBufferedBytes | baseline RSS MiB | peak RSS MiB | growth MiB | growth / maxBufferedBytes | RSS at 10% … 100% (MiB) | seconds |',
+  );
   lines.push('|---:|---:|---:|---:|---:|---|---:|');
   for (const r of results.stream) {
-    lines.push(`| ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.baselineMB)} | ${f(r.peakSampledMB)} | ${f(r.growthMB)} | ${(r.growthMB / (r.maxBufferedBytes / MiB)).toFixed(1)} | ${r.checkpoints.map((c) => f(c.rssMB)).join(' ')} | ${f(r.seconds, 1)} |`);
+    lines.push(
+      `| ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.baselineMB)} | ${f(r.peakSampledMB)} | ${f(r.growthMB)} | ${(r.growthMB / (r.maxBufferedBytes / MiB)).toFixed(1)} | ${r.checkpoints.map((c) => f(c.rssMB)).join(' ')} | ${f(r.seconds, 1)} |`,
+    );
   }
   lines.push('');
 }

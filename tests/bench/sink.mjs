@@ -7,7 +7,8 @@ import http from 'node:http';
 const MAX_RECORDS = 500;
 const MAX_RECORD_BYTES = 1024 * 1024;
 const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
-const ONE = '{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"}';
+const ONE =
+  '{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"}';
 const answers = new Map();
 let stats = { requests: 0, records: 0, dataBytes: 0, rejected: 0 };
 

@@ -10,7 +10,11 @@ import { startSink } from './sink-client.mjs';
 import { CREDENTIALS, REGION, STREAM } from './contenders/common.mjs';
 
 const { values } = parseArgs({
-  options: { 'max-buffered': { type: 'string' }, records: { type: 'string', default: '1000000' }, bytes: { type: 'string', default: '250' } },
+  options: {
+    'max-buffered': { type: 'string' },
+    records: { type: 'string', default: '1000000' },
+    bytes: { type: 'string', default: '250' },
+  },
 });
 const maxBufferedBytes = Number(values['max-buffered']);
 const records = Number(values.records);
@@ -28,7 +32,15 @@ const fetch = (url, init) => {
   sample();
   return globalThis.fetch(url, init);
 };
-const options = { region: REGION, endpoint: sink.url, credentials: CREDENTIALS, fetch, partitionKeyIdentifier: 'id', maxInFlight: 4, maxBufferedBytes };
+const options = {
+  region: REGION,
+  endpoint: sink.url,
+  credentials: CREDENTIALS,
+  fetch,
+  partitionKeyIdentifier: 'id',
+  maxInFlight: 4,
+  maxBufferedBytes,
+};
 
 try {
   // Warm-up (JIT, sockets, wasm tier-up), then the baseline.
@@ -63,17 +75,20 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   sample();
   const stats = await sink.stats();
-  if (report.sent !== records || stats.records !== records) throw new Error(`sent ${report.sent}, sink took ${stats.records} of ${records}`);
-  process.stdout.write(`${JSON.stringify({
-    records,
-    maxBufferedBytes,
-    seconds,
-    baselineMB: baseline / 2 ** 20,
-    peakSampledMB: peakSampled / 2 ** 20,
-    maxRssMB: process.resourceUsage().maxRSS / 1024,
-    growthMB: (peakSampled - baseline) / 2 ** 20,
-    checkpoints,
-  })}\n`);
+  if (report.sent !== records || stats.records !== records)
+    throw new Error(`sent ${report.sent}, sink took ${stats.records} of ${records}`);
+  process.stdout.write(
+    `${JSON.stringify({
+      records,
+      maxBufferedBytes,
+      seconds,
+      baselineMB: baseline / 2 ** 20,
+      peakSampledMB: peakSampled / 2 ** 20,
+      maxRssMB: process.resourceUsage().maxRSS / 1024,
+      growthMB: (peakSampled - baseline) / 2 ** 20,
+      checkpoints,
+    })}\n`,
+  );
 } finally {
   sink.stop();
 }

@@ -16,7 +16,12 @@ export const WORKLOADS = {
   1: { title: 'pack + sign, ~250 B events, no-op transport', bytes: 250, count: 200_000, transport: 'noop' },
   2: { title: 'pack + sign, 2 KB events, no-op transport', bytes: 2048, count: 200_000, transport: 'noop' },
   3: { title: 'pack + sign, 100 KB events, no-op transport', bytes: 102_400, count: 4_000, transport: 'noop' },
-  4: { title: 'end to end, ~250 B events, local sink over HTTP, maxInFlight 4', bytes: 250, count: 200_000, transport: 'sink' },
+  4: {
+    title: 'end to end, ~250 B events, local sink over HTTP, maxInFlight 4',
+    bytes: 250,
+    count: 200_000,
+    transport: 'sink',
+  },
 };
 
 const CONTENDERS = {
@@ -83,7 +88,8 @@ async function measure(contender, n) {
   onRequest();
   if (sink && requests > 0) {
     const s = await sink.stats();
-    if (s.records !== n || s.rejected !== 0) throw new Error(`${contender.name}: the sink took ${s.records} of ${n} records, rejected ${s.rejected} requests`);
+    if (s.records !== n || s.rejected !== 0)
+      throw new Error(`${contender.name}: the sink took ${s.records} of ${n} records, rejected ${s.rejected} requests`);
   }
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssBefore, rssPeak: peak, requests };
 }
@@ -123,4 +129,6 @@ for (const [name, runs] of Object.entries(results)) {
     runs,
   };
 }
-process.stdout.write(`${JSON.stringify({ workload: Number(values.workload), ...spec, count, rounds, summary, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ workload: Number(values.workload), ...spec, count, rounds, summary, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`,
+);

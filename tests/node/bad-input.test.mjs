@@ -1,29 +1,29 @@
 // Bad input (issue 3): each case is refused at submitPayload (or at the constructor) with its
 // typed KinesisBatchError code, nothing bad is ever accepted, and every valid record around the
 // bad ones is delivered to kinesis-local and read back.
-import { test, before, after } from 'node:test'
-import assert from 'node:assert/strict'
-import { KinesisBatchDispatcher, KinesisBatchError, planBatches } from '../../pkg/node.js'
-import { startKinesisLocal, readAllRecords } from '../support/servers.mjs'
-import { FAKE_CREDENTIALS, secretScanner } from '../chaos.mjs'
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { KinesisBatchDispatcher, KinesisBatchError, planBatches } from '../../pkg/node.js';
+import { startKinesisLocal, readAllRecords } from '../support/servers.mjs';
+import { FAKE_CREDENTIALS, secretScanner } from '../chaos.mjs';
 
-const scanner = secretScanner()
-let kl
+const scanner = secretScanner();
+let kl;
 
 before(async () => {
-  kl = await startKinesisLocal({ streams: { bad: 4 } })
-})
+  kl = await startKinesisLocal({ streams: { bad: 4 } });
+});
 after(async () => {
-  await kl?.stop()
-})
+  await kl?.stop();
+});
 
-const MAX_HASH_KEY = '340282366920938463463374607431768211455' // 2^128 - 1
-const EMOJI = '😀' // 2 UTF-16 units, 4 UTF-8 bytes
+const MAX_HASH_KEY = '340282366920938463463374607431768211455'; // 2^128 - 1
+const EMOJI = '😀'; // 2 UTF-16 units, 4 UTF-8 bytes
 
 function cyclic() {
-  const o = { id: 'b-cyclic' }
-  o.self = o
-  return o
+  const o = { id: 'b-cyclic' };
+  o.self = o;
+  return o;
 }
 
 // [label, payload, per-record options, expected code | null for valid, expected partition key]
@@ -59,7 +59,12 @@ const CASES = [
   ['valid explicitHashKey 0', { id: 'v-ehk-0' }, { explicitHashKey: '0' }, null, 'v-ehk-0'],
   ['explicitHashKey leading zero', { id: 'b-ehk' }, { explicitHashKey: '01' }, 'InvalidExplicitHashKey'],
   ['explicitHashKey 00', { id: 'b-ehk' }, { explicitHashKey: '00' }, 'InvalidExplicitHashKey'],
-  ['explicitHashKey 2^128', { id: 'b-ehk' }, { explicitHashKey: '340282366920938463463374607431768211456' }, 'InvalidExplicitHashKey'],
+  [
+    'explicitHashKey 2^128',
+    { id: 'b-ehk' },
+    { explicitHashKey: '340282366920938463463374607431768211456' },
+    'InvalidExplicitHashKey',
+  ],
   ['explicitHashKey 41 digits', { id: 'b-ehk' }, { explicitHashKey: '9'.repeat(41) }, 'InvalidExplicitHashKey'],
   ['valid explicitHashKey 2^128-1', { id: 'v-ehk-max' }, { explicitHashKey: MAX_HASH_KEY }, null, 'v-ehk-max'],
   ['explicitHashKey non-digit', { id: 'b-ehk' }, { explicitHashKey: '12a' }, 'InvalidExplicitHashKey'],
@@ -73,9 +78,11 @@ const CASES = [
   ['record over 1 MiB', { id: 'b-big', pad: 'x'.repeat(1024 * 1024) }, undefined, 'RecordTooLarge'],
   ['per-record options not an object', { id: 'b-opts' }, null, 'InvalidOption'],
   ['valid last', { id: 'v-last', tail: true }, undefined, null, 'v-last'],
-]
+];
 
-test('each bad record gets its typed error at submit, and every valid record around it is delivered', { timeout: 120_000 }, async () => {
+test('each bad record gets its typed error at submit, and every valid record around it is delivered', {
+  timeout: 120_000,
+}, async () => {
   const kn = new KinesisBatchDispatcher('bad', {
     endpoint: kl.endpoint,
     region: 'us-east-1',
@@ -83,54 +90,70 @@ test('each bad record gets its typed error at submit, and every valid record aro
     partitionKeyIdentifier: 'id',
     maxBatchSize: 4, // several requests, so a bad record could not hide in one
     onProgress: (p) => scanner.add('onProgress', p),
-  })
-  const valid = []
+  });
+  const valid = [];
   for (const [label, payload, options, code, key] of CASES) {
     if (code === null) {
-      await kn.submitPayload(payload, options)
-      valid.push({ label, payload, key, options })
-      continue
+      await kn.submitPayload(payload, options);
+      valid.push({ label, payload, key, options });
+      continue;
     }
     await assert.rejects(kn.submitPayload(payload, options), (error) => {
-      scanner.add('error', error)
-      assert.ok(error instanceof KinesisBatchError, `${label}: a KinesisBatchError`)
-      assert.equal(error.name, 'KinesisBatchError')
-      assert.equal(error.code, code, `${label}: ${error.message}`)
-      assert.ok(error.message.length > 10, `${label}: a message saying why`)
-      return true
-    })
-    assert.equal(kn.progress.accepted, valid.length, `${label}: never accepted`)
+      scanner.add('error', error);
+      assert.ok(error instanceof KinesisBatchError, `${label}: a KinesisBatchError`);
+      assert.equal(error.name, 'KinesisBatchError');
+      assert.equal(error.code, code, `${label}: ${error.message}`);
+      assert.ok(error.message.length > 10, `${label}: a message saying why`);
+      return true;
+    });
+    assert.equal(kn.progress.accepted, valid.length, `${label}: never accepted`);
   }
-  const report = await kn.flushPayloads()
-  scanner.add('report', report)
-  assert.deepEqual({ sent: report.sent, failed: report.failed }, { sent: valid.length, failed: [] })
-  assert.equal(kn.progress.accepted, valid.length)
+  const report = await kn.flushPayloads();
+  scanner.add('report', report);
+  assert.deepEqual({ sent: report.sent, failed: report.failed }, { sent: valid.length, failed: [] });
+  assert.equal(kn.progress.accepted, valid.length);
 
-  const records = await readAllRecords({ endpoint: kl.endpoint, stream: 'bad' })
-  assert.deepEqual(records.map((r) => r.partitionKey).sort(), valid.map((v) => v.key).sort(), 'exactly the valid records, once each')
-  const byKey = new Map(records.map((r) => [r.partitionKey, r]))
+  const records = await readAllRecords({ endpoint: kl.endpoint, stream: 'bad' });
+  assert.deepEqual(
+    records.map((r) => r.partitionKey).sort(),
+    valid.map((v) => v.key).sort(),
+    'exactly the valid records, once each',
+  );
+  const byKey = new Map(records.map((r) => [r.partitionKey, r]));
   for (const v of valid) {
-    const r = byKey.get(v.key)
-    const expected = v.payload instanceof Uint8Array ? Buffer.from(v.payload) : Buffer.from(typeof v.payload === 'string' ? v.payload : JSON.stringify(v.payload))
-    assert.deepEqual(r.data, expected, `${v.label}: the data round-trips`)
+    const r = byKey.get(v.key);
+    const expected =
+      v.payload instanceof Uint8Array
+        ? Buffer.from(v.payload)
+        : Buffer.from(typeof v.payload === 'string' ? v.payload : JSON.stringify(v.payload));
+    assert.deepEqual(r.data, expected, `${v.label}: the data round-trips`);
   }
   // Explicit hash keys route to the shard holding them (4 even shards).
-  assert.equal(byKey.get('v-ehk-0').shardId, 'shardId-000000000000')
-  assert.equal(byKey.get('v-ehk-big').shardId, 'shardId-000000000002')
-  assert.equal(byKey.get('v-ehk-max').shardId, 'shardId-000000000003')
-})
+  assert.equal(byKey.get('v-ehk-0').shardId, 'shardId-000000000000');
+  assert.equal(byKey.get('v-ehk-big').shardId, 'shardId-000000000002');
+  assert.equal(byKey.get('v-ehk-max').shardId, 'shardId-000000000003');
+});
 
 test('planBatches refuses the same payloads with the same codes', () => {
-  const payloadOnly = CASES.filter(([, , options]) => options === undefined)
-  const plan = planBatches(payloadOnly.map(([, payload]) => payload), { partitionKeyIdentifier: 'id' })
-  scanner.add('plan', plan.rejected)
-  const expected = payloadOnly.flatMap(([, , , code], index) => (code ? [[index, code]] : []))
-  assert.deepEqual(plan.rejected.map((r) => [r.index, r.code]), expected)
-  assert.equal(plan.batches.reduce((n, b) => n + b.records, 0), payloadOnly.length - expected.length)
-})
+  const payloadOnly = CASES.filter(([, , options]) => options === undefined);
+  const plan = planBatches(
+    payloadOnly.map(([, payload]) => payload),
+    { partitionKeyIdentifier: 'id' },
+  );
+  scanner.add('plan', plan.rejected);
+  const expected = payloadOnly.flatMap(([, , , code], index) => (code ? [[index, code]] : []));
+  assert.deepEqual(
+    plan.rejected.map((r) => [r.index, r.code]),
+    expected,
+  );
+  assert.equal(
+    plan.batches.reduce((n, b) => n + b.records, 0),
+    payloadOnly.length - expected.length,
+  );
+});
 
 test('options out of range or of the wrong type throw InvalidOption naming the option', () => {
-  const base = { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: FAKE_CREDENTIALS }
+  const base = { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: FAKE_CREDENTIALS };
   const cases = [
     [{ maxBatchSize: 0 }, 'maxBatchSize'],
     [{ maxBatchSize: 501 }, 'maxBatchSize'],
@@ -157,25 +180,42 @@ test('options out of range or of the wrong type throw InvalidOption naming the o
     [{ signal: {} }, 'signal'],
     [{ credentials: 'a string' }, 'credentials'],
     [{ credentials: { accessKeyId: FAKE_CREDENTIALS.accessKeyId } }, 'credentials'],
-  ]
+  ];
   for (const [options, option] of cases) {
-    assert.throws(() => new KinesisBatchDispatcher('bad', { ...base, ...options }), (error) => {
-      scanner.add('error', error)
-      assert.ok(error instanceof KinesisBatchError)
-      assert.equal(error.code, 'InvalidOption', `${JSON.stringify(options)}: ${error.message}`)
-      assert.equal(error.option, option, error.message)
-      return true
-    })
+    assert.throws(
+      () => new KinesisBatchDispatcher('bad', { ...base, ...options }),
+      (error) => {
+        scanner.add('error', error);
+        assert.ok(error instanceof KinesisBatchError);
+        assert.equal(error.code, 'InvalidOption', `${JSON.stringify(options)}: ${error.message}`);
+        assert.equal(error.option, option, error.message);
+        return true;
+      },
+    );
   }
   for (const stream of ['', 'bad name!', 'x'.repeat(129), 42]) {
-    assert.throws(() => new KinesisBatchDispatcher(stream, base), (e) => scanner.add('error', e).code === 'InvalidOption' && e.option === 'stream')
+    assert.throws(
+      () => new KinesisBatchDispatcher(stream, base),
+      (e) => scanner.add('error', e).code === 'InvalidOption' && e.option === 'stream',
+    );
   }
-  assert.throws(() => new KinesisBatchDispatcher('bad', null), (e) => scanner.add('error', e).code === 'InvalidOption')
+  assert.throws(
+    () => new KinesisBatchDispatcher('bad', null),
+    (e) => scanner.add('error', e).code === 'InvalidOption',
+  );
   // The valid extremes are accepted.
-  new KinesisBatchDispatcher('bad', { ...base, maxBatchSize: 1, maxRecordBytes: 10 * 1024 * 1024, maxRequestBytes: 10 * 1024 * 1024, maxAttempts: 1, maxInFlight: 1, maxBufferedTimeMs: 0 })
-})
+  new KinesisBatchDispatcher('bad', {
+    ...base,
+    maxBatchSize: 1,
+    maxRecordBytes: 10 * 1024 * 1024,
+    maxRequestBytes: 10 * 1024 * 1024,
+    maxAttempts: 1,
+    maxInFlight: 1,
+    maxBufferedTimeMs: 0,
+  });
+});
 
 test('secret scan: nothing this suite saw holds a credential', () => {
-  assert.ok(scanner.count > 50, `scanned ${scanner.count}`)
-  assert.deepEqual(scanner.leaks, [])
-})
+  assert.ok(scanner.count > 50, `scanned ${scanner.count}`);
+  assert.deepEqual(scanner.leaks, []);
+});

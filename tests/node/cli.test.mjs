@@ -47,8 +47,12 @@ function startCli(args, { env = ENV, stdin = 'ignore' } = {}) {
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: [stdin, 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c) => { stdout += c; });
-  child.stderr.setEncoding('utf8').on('data', (c) => { stderr += c; });
+  child.stdout.setEncoding('utf8').on('data', (c) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding('utf8').on('data', (c) => {
+    stderr += c;
+  });
   const done = new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -56,7 +60,11 @@ function startCli(args, { env = ENV, stdin = 'ignore' } = {}) {
         assert.ok(!stdout.includes(secret) && !stderr.includes(secret), 'a secret appeared in the output');
       }
       let summary;
-      try { summary = JSON.parse(stdout); } catch { /* not JSON: the test says what it expects */ }
+      try {
+        summary = JSON.parse(stdout);
+      } catch {
+        /* not JSON: the test says what it expects */
+      }
       resolve({ code, signal, stdout, stderr, summary });
     });
   });
@@ -92,10 +100,17 @@ function sampleLines(n, prefix) {
   for (let i = 0; i < n; i++) {
     const id = `${prefix}-${i}`;
     switch (i % 4) {
-      case 0: lines.push(JSON.stringify({ id, type: 'order', amount: i * 1.25, city: 'Zürich 東京 😀' })); break;
-      case 1: lines.push(`{ "id": "${id}", "big": 12345678901234567890123, "price": 1.50, "e": 1e3 }`); break;
-      case 2: lines.push(`{"id":"${id}","escaped":"caf\\u00e9","nested":{"a":[1,2,{"b":null}]}}`); break;
-      default: lines.push(`{"b":1,"2":"integer-like keys reorder in JSON.stringify","id":"${id}"}`);
+      case 0:
+        lines.push(JSON.stringify({ id, type: 'order', amount: i * 1.25, city: 'Zürich 東京 😀' }));
+        break;
+      case 1:
+        lines.push(`{ "id": "${id}", "big": 12345678901234567890123, "price": 1.50, "e": 1e3 }`);
+        break;
+      case 2:
+        lines.push(`{"id":"${id}","escaped":"caf\\u00e9","nested":{"a":[1,2,{"b":null}]}}`);
+        break;
+      default:
+        lines.push(`{"b":1,"2":"integer-like keys reorder in JSON.stringify","id":"${id}"}`);
     }
   }
   return lines;
@@ -114,7 +129,15 @@ describe('kinesis-batch put', () => {
     assert.equal(s.region, 'us-east-1');
     assert.equal(s.input, file);
     assert.deepEqual(
-      { lines: s.lines, accepted: s.accepted, sent: s.sent, failed: s.failed, rejected: s.rejected, requests: s.requests, retries: s.retries },
+      {
+        lines: s.lines,
+        accepted: s.accepted,
+        sent: s.sent,
+        failed: s.failed,
+        rejected: s.rejected,
+        requests: s.requests,
+        retries: s.retries,
+      },
       { lines: 1200, accepted: 1200, sent: 1200, failed: 0, rejected: 0, requests: 3, retries: 0 },
     );
     assert.deepEqual(s.failedByCode, {});
@@ -130,12 +153,17 @@ describe('kinesis-batch put', () => {
   test('from stdin ("-" and no file): CRLF, blank lines and a BOM; --max-batch-size sets the requests', async () => {
     const lines = sampleLines(700, 'stdin');
     const input = `\uFEFF${lines.slice(0, 350).join('\r\n')}\r\n\n   \n${lines.slice(350).join('\n')}`; // no final newline
-    const r = await runCli(['put', 'stdin', '-', '--endpoint', kinesalite.endpoint, '--partition-key', 'id', '--max-batch-size', '100'], { input });
+    const r = await runCli(
+      ['put', 'stdin', '-', '--endpoint', kinesalite.endpoint, '--partition-key', 'id', '--max-batch-size', '100'],
+      { input },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.deepEqual([r.summary.input, r.summary.lines, r.summary.sent, r.summary.requests], ['-', 700, 700, 7]);
     const more = sampleLines(300, 'stdin-implicit');
-    const r2 = await runCli(['put', 'stdin', '--endpoint', kinesalite.endpoint, '--partition-key', 'id'], { input: more.join('\n') });
+    const r2 = await runCli(['put', 'stdin', '--endpoint', kinesalite.endpoint, '--partition-key', 'id'], {
+      input: more.join('\n'),
+    });
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(r2.summary.sent, 300);
     const stored = await readBack('stdin');
@@ -175,9 +203,22 @@ describe('kinesis-batch put', () => {
       good(4), // 15
     ];
     const file = writeInput('bad.ndjson', `${input.join('\n')}\n`);
-    const r = await runCli(['put', 'bad', file, '--endpoint', kinesalite.endpoint, '--partition-key', 'id', '--max-record-bytes', '400']);
+    const r = await runCli([
+      'put',
+      'bad',
+      file,
+      '--endpoint',
+      kinesalite.endpoint,
+      '--partition-key',
+      'id',
+      '--max-record-bytes',
+      '400',
+    ]);
     assert.equal(r.code, 1);
-    const reported = r.stderr.trimEnd().split('\n').map((l) => l.split(':').slice(0, 2).join(':'));
+    const reported = r.stderr
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(':').slice(0, 2).join(':'));
     assert.deepEqual(reported, [
       'line 2: InvalidJson',
       'line 5: MissingPartitionKey',
@@ -190,19 +231,37 @@ describe('kinesis-batch put', () => {
       'line 14: MissingPartitionKey',
     ]);
     assert.match(r.stderr, /^line 5: MissingPartitionKey: payload has no field "id" to use as partition key$/m);
-    assert.match(r.stderr, /^line 13: RecordTooLarge: record is 401 bytes \(394 data \+ 7 partition key\); maxRecordBytes is 400$/m);
-    assert.match(r.stderr, new RegExp(`^line 8: RecordTooLarge: record data alone is ${Buffer.byteLength(huge)} bytes; maxRecordBytes is 400$`, 'm'));
+    assert.match(
+      r.stderr,
+      /^line 13: RecordTooLarge: record is 401 bytes \(394 data \+ 7 partition key\); maxRecordBytes is 400$/m,
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^line 8: RecordTooLarge: record data alone is ${Buffer.byteLength(huge)} bytes; maxRecordBytes is 400$`,
+        'm',
+      ),
+    );
     assert.deepEqual(
       [r.summary.lines, r.summary.accepted, r.summary.sent, r.summary.failed, r.summary.rejected],
       [14, 5, 5, 0, 9],
     );
     const stored = await readBack('bad');
-    assert.deepEqual(stored.map((rec) => rec.data.toString('utf8')).sort(), [good(1), good(2), good(3), input[11], good(4)].sort());
+    assert.deepEqual(
+      stored.map((rec) => rec.data.toString('utf8')).sort(),
+      [good(1), good(2), good(3), input[11], good(4)].sort(),
+    );
 
     // With the default limits the >1 MiB line is still refused, by its size alone.
     const r2 = await runCli(['plan', '--partition-key', 'id'], { input: `${good(9)}\n${huge}\n` });
     assert.equal(r2.code, 1);
-    assert.match(r2.stderr, new RegExp(`^line 2: RecordTooLarge: record data alone is ${Buffer.byteLength(huge)} bytes; maxRecordBytes is 1048576$`, 'm'));
+    assert.match(
+      r2.stderr,
+      new RegExp(
+        `^line 2: RecordTooLarge: record data alone is ${Buffer.byteLength(huge)} bytes; maxRecordBytes is 1048576$`,
+        'm',
+      ),
+    );
   });
 
   test('--failed-out gets the lines of records that finally failed, and feeds back into put', async () => {
@@ -212,7 +271,17 @@ describe('kinesis-batch put', () => {
     writeFileSync(failedOut, 'stale content from an earlier run\n');
 
     // A stream that does not exist: ResourceNotFoundException is final.
-    const r = await runCli(['put', 'no-such-stream', file, '--endpoint', kinesalite.endpoint, '--partition-key', 'id', '--failed-out', failedOut]);
+    const r = await runCli([
+      'put',
+      'no-such-stream',
+      file,
+      '--endpoint',
+      kinesalite.endpoint,
+      '--partition-key',
+      'id',
+      '--failed-out',
+      failedOut,
+    ]);
     assert.equal(r.code, 1);
     assert.deepEqual([r.summary.accepted, r.summary.sent, r.summary.failed, r.summary.rejected], [260, 0, 260, 1]);
     assert.deepEqual(r.summary.failedByCode, { ResourceNotFoundException: 260 });
@@ -221,14 +290,31 @@ describe('kinesis-batch put', () => {
     assert.match(r.stderr, /^failed: 260 records: ResourceNotFoundException: .*no-such-stream/m);
     const written = readFileSync(failedOut, 'utf8');
     assert.ok(written.endsWith('\n'));
-    assert.deepEqual(written.slice(0, -1).split('\n').sort(), [...lines].sort(), 'exactly the failed lines, byte for byte');
+    assert.deepEqual(
+      written.slice(0, -1).split('\n').sort(),
+      [...lines].sort(),
+      'exactly the failed lines, byte for byte',
+    );
 
     // A closed port: transport errors are retried, then end in failed-out as well.
     const closed = await freePort();
     const failedOut2 = path.join(tmp, 'failed2.ndjson');
     const r2 = await runCli([
-      'put', 'failed', file, '--endpoint', `http://127.0.0.1:${closed}`, '--partition-key', 'id', '--failed-out', failedOut2,
-      '--max-attempts', '2', '--retry-base-delay-ms', '1', '--retry-max-delay-ms', '5',
+      'put',
+      'failed',
+      file,
+      '--endpoint',
+      `http://127.0.0.1:${closed}`,
+      '--partition-key',
+      'id',
+      '--failed-out',
+      failedOut2,
+      '--max-attempts',
+      '2',
+      '--retry-base-delay-ms',
+      '1',
+      '--retry-max-delay-ms',
+      '5',
     ]);
     assert.equal(r2.code, 1);
     assert.deepEqual([r2.summary.sent, r2.summary.failed], [0, 260]);
@@ -239,7 +325,17 @@ describe('kinesis-batch put', () => {
     assert.deepEqual(readFileSync(failedOut2, 'utf8').slice(0, -1).split('\n').sort(), [...lines].sort());
 
     // The failed-out file is valid input: sent again to the right stream, all arrive.
-    const r3 = await runCli(['put', 'refed', failedOut, '--endpoint', kinesalite.endpoint, '--partition-key', 'id', '--failed-out', failedOut2]);
+    const r3 = await runCli([
+      'put',
+      'refed',
+      failedOut,
+      '--endpoint',
+      kinesalite.endpoint,
+      '--partition-key',
+      'id',
+      '--failed-out',
+      failedOut2,
+    ]);
     assert.equal(r3.code, 0, r3.stderr);
     assert.deepEqual([r3.summary.sent, r3.summary.failed, r3.summary.rejected], [260, 0, 0]);
     assert.equal(readFileSync(failedOut2, 'utf8'), '', 'nothing failed: the file is emptied');
@@ -251,7 +347,10 @@ describe('kinesis-batch put', () => {
   });
 
   test('Ctrl-C once: stops reading, delivers what was read, exits 130', async () => {
-    const { child, done } = startCli(['put', 'interrupt', '-', '--endpoint', kinesalite.endpoint, '--max-batch-size', '10'], { stdin: 'pipe' });
+    const { child, done } = startCli(
+      ['put', 'interrupt', '-', '--endpoint', kinesalite.endpoint, '--max-batch-size', '10'],
+      { stdin: 'pipe' },
+    );
     const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ i }));
     child.stdin.write(`${lines.join('\n')}\n`); // stdin stays open
     // Two full batches go out at once; once they are stored, all 25 lines (one chunk) were read.
@@ -271,13 +370,26 @@ describe('kinesis-batch put', () => {
   test('Ctrl-C twice: aborts, and the unacknowledged records go to --failed-out', async () => {
     // A server that accepts connections and never answers.
     const sockets = new Set();
-    const server = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const failedOut = path.join(tmp, 'aborted.ndjson');
     try {
       const { child, done } = startCli(
-        ['put', 'nowhere', '-', '--endpoint', `http://127.0.0.1:${server.address().port}`, '--max-batch-size', '5', '--failed-out', failedOut],
+        [
+          'put',
+          'nowhere',
+          '-',
+          '--endpoint',
+          `http://127.0.0.1:${server.address().port}`,
+          '--max-batch-size',
+          '5',
+          '--failed-out',
+          failedOut,
+        ],
         { stdin: 'pipe' },
       );
       const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ i, text: 'ä' }));
@@ -300,21 +412,47 @@ describe('kinesis-batch put', () => {
     }
   });
 
-  test('progress on stderr when it is a terminal (run under script(1))', { skip: !existsScript() && 'no script(1)' }, async () => {
-    const file = writeInput('tty.ndjson', `${Array.from({ length: 1000 }, (_, i) => JSON.stringify({ i })).join('\n')}\n`);
-    const command = [process.execPath, CLI, 'put', 'tty', file, '--endpoint', kinesalite.endpoint, '--max-batch-size', '10', '--max-in-flight', '1']
-      .map((a) => `'${a}'`).join(' ');
+  test('progress on stderr when it is a terminal (run under script(1))', {
+    skip: !existsScript() && 'no script(1)',
+  }, async () => {
+    const file = writeInput(
+      'tty.ndjson',
+      `${Array.from({ length: 1000 }, (_, i) => JSON.stringify({ i })).join('\n')}\n`,
+    );
+    const command = [
+      process.execPath,
+      CLI,
+      'put',
+      'tty',
+      file,
+      '--endpoint',
+      kinesalite.endpoint,
+      '--max-batch-size',
+      '10',
+      '--max-in-flight',
+      '1',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const child = spawn('script', ['-qfec', command, '/dev/null'], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c) => { out += c; });
+    child.stdout.setEncoding('utf8').on('data', (c) => {
+      out += c;
+    });
     const [code] = await once(child, 'close');
     assert.equal(code, 0, out);
     assert.ok(!out.includes(SECRET) && !out.includes(TOKEN));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the TTY progress line starts with CR + ESC[2K (erase line), which is what this checks
     assert.match(out, /\r\x1b\[2Kaccepted [\d,]+ · sent [\d,]+ · failed 0 · rejected 0 · [\d,]+ records\/s/);
     assert.match(out, /"sent": 1000/);
-    const q = spawn('script', ['-qfec', `${command} --quiet`, '/dev/null'], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const q = spawn('script', ['-qfec', `${command} --quiet`, '/dev/null'], {
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let quiet = '';
-    q.stdout.setEncoding('utf8').on('data', (c) => { quiet += c; });
+    q.stdout.setEncoding('utf8').on('data', (c) => {
+      quiet += c;
+    });
     await once(q, 'close');
     assert.doesNotMatch(quiet, /records\/s/);
   });
@@ -336,23 +474,53 @@ describe('kinesis-batch plan', () => {
       else payloads.push({ id: i % 3 === 0 ? i : `p-${i}-😀`, text: 'é'.repeat(i % 50), n: i });
     }
     const input = `${payloads.map((p) => JSON.stringify(p)).join('\n')}\n`;
-    const r = await runCli(['plan', '-', '--partition-key', 'id', '--shards', '4', '--batches', '--max-batch-size', '37', '--max-request-bytes', '9000'], { input });
+    const r = await runCli(
+      [
+        'plan',
+        '-',
+        '--partition-key',
+        'id',
+        '--shards',
+        '4',
+        '--batches',
+        '--max-batch-size',
+        '37',
+        '--max-request-bytes',
+        '9000',
+      ],
+      { input },
+    );
     assert.equal(r.code, 1, 'a rejected line makes the exit status 1');
     const plan = r.summary;
     const want = planBatches(payloads, { partitionKeyIdentifier: 'id', maxBatchSize: 37, maxRequestBytes: 9000 });
     assert.equal(plan.batches, want.batches.length);
     assert.equal(plan.records, 1999);
     assert.equal(plan.lines, 2000);
-    assert.equal(plan.bytes, want.batches.reduce((n, b) => n + b.bytes, 0));
-    assert.deepEqual(plan.batchList.map((b) => [b.records, b.bytes]), want.batches.map((b) => [b.records, b.bytes]));
-    assert.deepEqual(plan.batchList.map((b) => [b.firstLine, b.lastLine]), want.batches.map((b) => [b.indices[0] + 1, b.indices.at(-1) + 1]));
-    assert.deepEqual(plan.rejectedLines.map((x) => [x.line, x.code]), want.rejected.map((x) => [x.index + 1, x.code]));
+    assert.equal(
+      plan.bytes,
+      want.batches.reduce((n, b) => n + b.bytes, 0),
+    );
+    assert.deepEqual(
+      plan.batchList.map((b) => [b.records, b.bytes]),
+      want.batches.map((b) => [b.records, b.bytes]),
+    );
+    assert.deepEqual(
+      plan.batchList.map((b) => [b.firstLine, b.lastLine]),
+      want.batches.map((b) => [b.indices[0] + 1, b.indices.at(-1) + 1]),
+    );
+    assert.deepEqual(
+      plan.rejectedLines.map((x) => [x.line, x.code]),
+      want.rejected.map((x) => [x.index + 1, x.code]),
+    );
     assert.equal(plan.rejected, 1);
     assert.match(r.stderr, /^line 701: MissingPartitionKey: /m);
     const perShard = [0, 0, 0, 0];
     for (const b of want.batches) for (const key of b.partitionKeys) perShard[shardIndexFor(key, 4)]++;
     assert.deepEqual(plan.recordsPerShard, perShard);
-    assert.equal(plan.bytesPerShard.reduce((a, b) => a + b, 0), plan.bytes);
+    assert.equal(
+      plan.bytesPerShard.reduce((a, b) => a + b, 0),
+      plan.bytes,
+    );
     assert.deepEqual(plan.limits, { maxBatchSize: 37, maxRecordBytes: 1048576, maxRequestBytes: 9000 });
     assert.ok(plan.perBatch.records.max <= 37 && plan.perBatch.bytes.max <= 9000);
   });
@@ -365,7 +533,14 @@ describe('kinesis-batch plan', () => {
     assert.equal(r.stderr, '');
     const dataBytes = lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
     assert.deepEqual(
-      [r.summary.lines, r.summary.records, r.summary.rejected, r.summary.batches, r.summary.bytes, r.summary.partitionKey],
+      [
+        r.summary.lines,
+        r.summary.records,
+        r.summary.rejected,
+        r.summary.batches,
+        r.summary.bytes,
+        r.summary.partitionKey,
+      ],
       [1234, 1234, 0, 3, dataBytes + 36 * 1234, null], // a UUIDv4 key is 36 bytes
     );
     assert.deepEqual(r.summary.perBatch.records, { min: 234, max: 500, mean: 411.3 });
@@ -397,16 +572,26 @@ describe('usage', () => {
     await usage(['put', 's', '--bogus'], /Unknown option '--bogus'/);
     await usage(['put', 's', 'a', 'b'], /unexpected argument "b"/);
     await usage(['put', 's', '-', '--max-batch-size', 'ten'], /--max-batch-size must be a whole number/);
-    await usage(['put', 's', '-', '--max-batch-size', '501'], /--max-batch-size: must be a whole number from 1 to 500, got 501/);
+    await usage(
+      ['put', 's', '-', '--max-batch-size', '501'],
+      /--max-batch-size: must be a whole number from 1 to 500, got 501/,
+    );
     await usage(['plan', '--shards', '0'], /--shards: /);
     await usage(['plan', '--max-record-bytes', '0'], /--max-record-bytes: /);
     await usage(['plan', '--endpoint', 'http://x'], /Unknown option '--endpoint'/);
     await usage(['put', 'bad stream!', '-'], /<stream>: /);
     await usage(['put', 's', path.join(tmp, 'missing.ndjson')], /cannot read .*missing\.ndjson: no such file/);
     await usage(['put', 's', tmp], /cannot read .*: is a directory/);
-    await usage(['put', 's', '-', '--failed-out', path.join(tmp, 'no', 'such', 'dir.ndjson')], /cannot write --failed-out/);
+    await usage(
+      ['put', 's', '-', '--failed-out', path.join(tmp, 'no', 'such', 'dir.ndjson')],
+      /cannot write --failed-out/,
+    );
     await usage(['put', 's', '-'], /credentials/, { PATH: process.env.PATH, AWS_REGION: 'us-east-1' });
-    await usage(['put', 's', '-'], /region/, { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: SECRET });
+    await usage(['put', 's', '-'], /region/, {
+      PATH: process.env.PATH,
+      AWS_ACCESS_KEY_ID: 'AKID',
+      AWS_SECRET_ACCESS_KEY: SECRET,
+    });
   });
 
   test('--help and --version', async () => {

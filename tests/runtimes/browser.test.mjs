@@ -18,7 +18,12 @@ const { chromium } = createRequire(path.join(testsDir, 'package.json'))('playwri
 const SECRET = 'browser-secret-value-never-logged';
 let kinesalite, server, browser, origin, exportsMap;
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 before(async () => {
   kinesalite = await startKinesalite({ streams: { browser: 2, 'browser-slim': 1 } });
@@ -83,7 +88,15 @@ before(async () => {
     executablePath,
     headless: true,
     env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -100,9 +113,11 @@ async function openPage(name) {
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(`${origin}/${name}`);
-  await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 }).catch((e) => {
-    throw new Error(`${name} did not load: ${e.message}\n${logs.join('\n')}`);
-  });
+  await page
+    .waitForFunction(() => window.ready === true, null, { timeout: 30_000 })
+    .catch((e) => {
+      throw new Error(`${name} did not load: ${e.message}\n${logs.join('\n')}`);
+    });
   return { page, logs };
 }
 
@@ -110,13 +125,27 @@ test('the browser entry sends records from a page (CORS) and they are read back'
   assert.equal(exportsMap['kinesis-batch'], '/node_modules/kinesis-batch/browser.js');
   const count = 1000;
   const { page, logs } = await openPage('index.html');
-  const out = await page.evaluate((args) => window.send(args), { endpoint: kinesalite.endpoint, stream: 'browser', count, secret: SECRET });
-  assert.deepEqual(out, { sent: count, failed: 0, requests: 5, lastProgress: count, hash: '273922656776327812788301823748127981641' });
+  const out = await page.evaluate((args) => window.send(args), {
+    endpoint: kinesalite.endpoint,
+    stream: 'browser',
+    count,
+    secret: SECRET,
+  });
+  assert.deepEqual(out, {
+    sent: count,
+    failed: 0,
+    requests: 5,
+    lastProgress: count,
+    hash: '273922656776327812788301823748127981641',
+  });
   assert.ok(!logs.join('\n').includes(SECRET));
   await page.close();
   const records = await readAllRecords({ endpoint: kinesalite.endpoint, stream: 'browser' });
   const values = records.map((r) => JSON.parse(r.data.toString()));
-  assert.deepEqual(values.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
+  assert.deepEqual(
+    values.map((v) => v.n).sort((a, b) => a - b),
+    Array.from({ length: count }, (_, i) => i),
+  );
   assert.ok(records.every((r) => r.partitionKey === `b-${JSON.parse(r.data).n}`));
 });
 
@@ -124,7 +153,11 @@ test('the slim entry in the browser: NotInitialized, then init(fetch(wasm url))'
   const count = 300;
   const { page } = await openPage('slim.html');
   const out = await page.evaluate((args) => window.send(args), {
-    endpoint: kinesalite.endpoint, stream: 'browser-slim', count, secret: SECRET, wasmUrl: exportsMap.wasm,
+    endpoint: kinesalite.endpoint,
+    stream: 'browser-slim',
+    count,
+    secret: SECRET,
+    wasmUrl: exportsMap.wasm,
   });
   assert.deepEqual(out, { before: 'NotInitialized', sent: count, failed: 0 });
   await page.close();

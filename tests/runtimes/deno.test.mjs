@@ -8,7 +8,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKinesalite, readAllRecords } from '../support/servers.mjs';
-import { bin, check, cleanEnv, cleanup, freshProject, packOnce, parsed, startTarballRegistry, tempDir, writeFiles } from './support/package.mjs';
+import {
+  bin,
+  check,
+  cleanEnv,
+  cleanup,
+  freshProject,
+  packOnce,
+  parsed,
+  startTarballRegistry,
+  tempDir,
+  writeFiles,
+} from './support/package.mjs';
 
 const COUNT = 1500;
 let kinesalite;
@@ -60,7 +71,8 @@ Deno.test('an invalid record is rejected with KinesisBatchError', async () => {
 });
 `;
 
-const allowEnv = '--allow-env=AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN,KB_STREAM,KB_ENDPOINT,KB_COUNT';
+const allowEnv =
+  '--allow-env=AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN,KB_STREAM,KB_ENDPOINT,KB_COUNT';
 const SECRET = 'deno-secret-value-never-printed';
 
 function denoEnv(stream, denoDir, extra = {}) {
@@ -94,12 +106,19 @@ test('npm:kinesis-batch from a registry into a fresh DENO_DIR', async () => {
     const dir = tempDir('deno-npm');
     writeFiles(dir, { 'kinesis.test.ts': denoTest('npm:kinesis-batch@0.1.0') });
     const port = new URL(kinesalite.endpoint).port;
-    const r = await check(bin('deno'), ['test', '--no-lock', `--allow-net=127.0.0.1:${port}`, allowEnv, 'kinesis.test.ts'], {
-      cwd: dir,
-      env: denoEnv('deno-npm', tempDir('deno-dir'), { NPM_CONFIG_REGISTRY: registry.url }),
-    });
+    const r = await check(
+      bin('deno'),
+      ['test', '--no-lock', `--allow-net=127.0.0.1:${port}`, allowEnv, 'kinesis.test.ts'],
+      {
+        cwd: dir,
+        env: denoEnv('deno-npm', tempDir('deno-dir'), { NPM_CONFIG_REGISTRY: registry.url }),
+      },
+    );
     assert.match(r.stdout, /ok \| 4 passed \| 0 failed/);
-    assert.ok(registry.requests.some((u) => u.endsWith('.tgz')), 'the tarball was downloaded from the registry');
+    assert.ok(
+      registry.requests.some((u) => u.endsWith('.tgz')),
+      'the tarball was downloaded from the registry',
+    );
     assert.ok(!(r.stdout + r.stderr).includes(SECRET));
   } finally {
     await registry.stop();
@@ -113,10 +132,14 @@ test('kinesis-batch from node_modules (nodeModulesDir: manual)', async () => {
     files: { 'deno.json': JSON.stringify({ nodeModulesDir: 'manual' }), 'kinesis.test.ts': denoTest('kinesis-batch') },
   });
   const port = new URL(kinesalite.endpoint).port;
-  const r = await check(bin('deno'), ['test', '--no-lock', `--allow-net=127.0.0.1:${port}`, allowEnv, 'kinesis.test.ts'], {
-    cwd: dir,
-    env: denoEnv('deno-modules', tempDir('deno-dir')),
-  });
+  const r = await check(
+    bin('deno'),
+    ['test', '--no-lock', `--allow-net=127.0.0.1:${port}`, allowEnv, 'kinesis.test.ts'],
+    {
+      cwd: dir,
+      env: denoEnv('deno-modules', tempDir('deno-dir')),
+    },
+  );
   assert.match(r.stdout, /ok \| 4 passed \| 0 failed/);
   await assertDelivered('deno-modules', 'deno');
 });

@@ -23,7 +23,8 @@ after(async () => {
   cleanup();
 });
 
-const env = (extra = {}) => cleanEnv({ AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDNODE', AWS_SECRET_ACCESS_KEY: SECRET, ...extra });
+const env = (extra = {}) =>
+  cleanEnv({ AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDNODE', AWS_SECRET_ACCESS_KEY: SECRET, ...extra });
 
 function lastJson(stdout) {
   return JSON.parse(stdout.trim().split('\n').pop());
@@ -58,14 +59,24 @@ test('Node ESM import, environment credentials, kinesis-local', async () => {
   });
   const out = lastJson(r.stdout);
   assert.deepEqual(
-    { sent: out.sent, failed: out.failed, codes: out.codes, requests: out.requests, region: out.region, rejected: out.rejected },
+    {
+      sent: out.sent,
+      failed: out.failed,
+      codes: out.codes,
+      requests: out.requests,
+      region: out.region,
+      rejected: out.rejected,
+    },
     { sent: count, failed: 0, codes: [], requests: 4, region: 'us-east-1', rejected: 'InvalidPartitionKey' },
   );
   assert.match(out.resolved, /\/node_modules\/kinesis-batch\/node\.js$/);
   assert.equal(out.hash, '273922656776327812788301823748127981641');
   assert.ok(!(r.stdout + r.stderr).includes(SECRET));
   const values = await readBack(kinesisLocal.endpoint, 'node-esm');
-  assert.deepEqual(values.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
+  assert.deepEqual(
+    values.map((v) => v.n).sort((a, b) => a - b),
+    Array.from({ length: count }, (_, i) => i),
+  );
 });
 
 const cjsMain = `
@@ -89,14 +100,26 @@ const [stream, endpoint, count] = [process.argv[2], process.argv[3], Number(proc
 
 test('Node CommonJS require, kinesalite', async () => {
   const count = 1200;
-  const dir = await freshProject('node-cjs', { packageJson: { type: 'commonjs' }, files: { 'main.cjs': cjsMain, 'main.js': cjsMain } });
+  const dir = await freshProject('node-cjs', {
+    packageJson: { type: 'commonjs' },
+    files: { 'main.cjs': cjsMain, 'main.js': cjsMain },
+  });
   for (const file of ['main.cjs', 'main.js']) {
     const stream = 'node-cjs';
-    const r = await check(process.execPath, [file, stream, kinesalite.endpoint, String(count)], { cwd: dir, env: env({ AWS_REGION: '', AWS_DEFAULT_REGION: 'ap-south-1' }) });
+    const r = await check(process.execPath, [file, stream, kinesalite.endpoint, String(count)], {
+      cwd: dir,
+      env: env({ AWS_REGION: '', AWS_DEFAULT_REGION: 'ap-south-1' }),
+    });
     const out = lastJson(r.stdout);
     assert.deepEqual(
       { sent: out.sent, failed: out.failed, region: out.region, badOption: out.badOption, hash: out.hash },
-      { sent: count, failed: 0, region: 'ap-south-1', badOption: 'InvalidOption:maxBatchSize', hash: '273922656776327812788301823748127981641' },
+      {
+        sent: count,
+        failed: 0,
+        region: 'ap-south-1',
+        badOption: 'InvalidOption:maxBatchSize',
+        hash: '273922656776327812788301823748127981641',
+      },
     );
     assert.match(out.resolved, /\/node_modules\/kinesis-batch\/node\.cjs$/);
     assert.ok(!(r.stdout + r.stderr).includes(SECRET));
@@ -131,7 +154,10 @@ console.log(JSON.stringify({ before, same: first === again, noRegion, sent: repo
 test('kinesis-batch/slim: NotInitialized until init(bytes), no environment', async () => {
   const count = 700;
   const dir = await freshProject('node-slim', { packageJson: { type: 'module' }, files: { 'main.mjs': slimMain } });
-  const r = await check(process.execPath, ['main.mjs', 'node-slim', kinesalite.endpoint, String(count)], { cwd: dir, env: env() });
+  const r = await check(process.execPath, ['main.mjs', 'node-slim', kinesalite.endpoint, String(count)], {
+    cwd: dir,
+    env: env(),
+  });
   const out = lastJson(r.stdout);
   assert.deepEqual(out.before, ['NotInitialized', 'NotInitialized', 'NotInitialized']);
   assert.equal(out.same, true);
@@ -140,5 +166,8 @@ test('kinesis-batch/slim: NotInitialized until init(bytes), no environment', asy
   assert.equal(out.failed, 0);
   assert.match(out.wasmPath, /\/node_modules\/kinesis-batch\/wasm\/kinesis_batch_bg\.wasm$/);
   const records = await readAllRecords({ endpoint: kinesalite.endpoint, stream: 'node-slim' });
-  assert.deepEqual(records.map((x) => x.data.toString()).sort(), Array.from({ length: count }, (_, n) => `slim line ${n}`).sort());
+  assert.deepEqual(
+    records.map((x) => x.data.toString()).sort(),
+    Array.from({ length: count }, (_, n) => `slim line ${n}`).sort(),
+  );
 });

@@ -15,14 +15,18 @@ const example = path.join(pkgDir, 'examples', 'typescript');
 
 async function project() {
   const files = {};
-  for (const f of readdirSync(example)) if (f !== 'package.json' && f !== 'node_modules') files[f] = readFileSync(path.join(example, f));
+  for (const f of readdirSync(example))
+    if (f !== 'package.json' && f !== 'node_modules') files[f] = readFileSync(path.join(example, f));
   return freshProject('types', { packageJson: { type: 'module' }, files });
 }
 
 test('tsc --noEmit passes on the consumer example under every resolution', async () => {
   const dir = await project();
   const esm = await check(bin('tsc'), ['-p', 'tsconfig.json', '--listFiles'], { cwd: dir });
-  const used = esm.stdout.split('\n').filter((l) => l.includes('/node_modules/kinesis-batch/')).map((l) => path.basename(l.trim()));
+  const used = esm.stdout
+    .split('\n')
+    .filter((l) => l.includes('/node_modules/kinesis-batch/'))
+    .map((l) => path.basename(l.trim()));
   assert.deepEqual(used.sort(), ['index.d.cts', 'index.d.ts', 'slim.d.ts']);
   await check(bin('tsc'), ['-p', 'tsconfig.json', '--module', 'node16', '--moduleResolution', 'node16'], { cwd: dir });
   await check(bin('tsc'), ['-p', 'tsconfig.worker.json'], { cwd: dir });
@@ -30,14 +34,20 @@ test('tsc --noEmit passes on the consumer example under every resolution', async
 
 test('tsc rejects misuse (the types are not any)', async () => {
   const dir = await project();
-  writeFileSync(path.join(dir, 'consumer.ts'), `
+  writeFileSync(
+    path.join(dir, 'consumer.ts'),
+    `
 import { KinesisBatchDispatcher, planBatches } from 'kinesis-batch';
 new KinesisBatchDispatcher('s', { maxInFlight: 'four' });
 planBatches([1], { retryBaseDelayMs: 5 });
 export const n: string = new KinesisBatchDispatcher('s').progress.sent;
-`);
+`,
+  );
   const r = await run(bin('tsc'), ['-p', 'tsconfig.json'], { cwd: dir });
   assert.notEqual(r.code, 0);
-  const errors = r.stdout.split('\n').filter((l) => l.startsWith('consumer.ts(')).map((l) => l.replace(/^consumer\.ts\((\d+),\d+\): error (TS\d+).*$/, '$1 $2'));
+  const errors = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('consumer.ts('))
+    .map((l) => l.replace(/^consumer\.ts\((\d+),\d+\): error (TS\d+).*$/, '$1 $2'));
   assert.deepEqual(errors, ['3 TS2322', '4 TS2353', '5 TS2322'], r.stdout);
 });

@@ -30,7 +30,14 @@ before(async () => {
   const home = tempDir('wrangler-home');
   await check(bin('wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
     cwd: dir,
-    env: cleanEnv({ HOME: home, XDG_CONFIG_HOME: home, WRANGLER_LOG_PATH: home, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' }),
+    env: cleanEnv({
+      HOME: home,
+      XDG_CONFIG_HOME: home,
+      WRANGLER_LOG_PATH: home,
+      WRANGLER_SEND_METRICS: 'false',
+      CI: '1',
+      NO_COLOR: '1',
+    }),
     timeoutMs: 120_000,
   });
   bundleDir = path.join(dir, 'dist');
@@ -63,7 +70,11 @@ after(async () => {
 });
 
 async function post(body, contentType) {
-  const response = await mf.dispatchFetch('http://worker.test/ingest', { method: 'POST', body, headers: { 'content-type': contentType } });
+  const response = await mf.dispatchFetch('http://worker.test/ingest', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': contentType },
+  });
   const text = await response.text();
   assert.ok(!text.includes(SECRET), 'no secret in a response');
   return { status: response.status, body: JSON.parse(text) };
@@ -90,10 +101,15 @@ test('wrangler bundles the workerd entry with the wasm as a module', () => {
 test('10,000 records posted in 20 requests are delivered', async () => {
   let accepted = 0;
   for (let r = 0; r < 20; r++) {
-    const records = Array.from({ length: 500 }, (_, i) => ({ id: `w-${r}-${i}`, n: r * 500 + i, at: new Date(0).toISOString() }));
-    const { status, body } = r % 2 === 0
-      ? await post(records.map((x) => JSON.stringify(x)).join('\n') + '\n', 'application/x-ndjson')
-      : await post(JSON.stringify(records), 'application/json');
+    const records = Array.from({ length: 500 }, (_, i) => ({
+      id: `w-${r}-${i}`,
+      n: r * 500 + i,
+      at: new Date(0).toISOString(),
+    }));
+    const { status, body } =
+      r % 2 === 0
+        ? await post(records.map((x) => JSON.stringify(x)).join('\n') + '\n', 'application/x-ndjson')
+        : await post(JSON.stringify(records), 'application/json');
     assert.equal(status, 202);
     assert.deepEqual(body, { accepted: 500, rejected: 0 });
     accepted += body.accepted;
@@ -101,7 +117,10 @@ test('10,000 records posted in 20 requests are delivered', async () => {
   assert.equal(accepted, 10_000);
   const values = parsed(await readUntil(10_000)).filter((v) => v.id.startsWith('w-'));
   assert.equal(values.length, 10_000);
-  assert.deepEqual(values.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 10_000 }, (_, i) => i));
+  assert.deepEqual(
+    values.map((v) => v.n).sort((a, b) => a - b),
+    Array.from({ length: 10_000 }, (_, i) => i),
+  );
 });
 
 test('bad lines get a 400 that lists them, and every valid line is still delivered', async () => {
@@ -119,12 +138,15 @@ test('bad lines get a 400 that lists them, and every valid line is still deliver
   assert.equal(status, 400);
   assert.equal(body.accepted, 3);
   assert.equal(body.rejected, 4);
-  assert.deepEqual(body.errors.map((e) => [e.line, e.code]), [
-    [2, 'InvalidJson'],
-    [5, 'MissingPartitionKey'],
-    [6, 'InvalidPartitionKey'],
-    [8, 'InvalidJson'],
-  ]);
+  assert.deepEqual(
+    body.errors.map((e) => [e.line, e.code]),
+    [
+      [2, 'InvalidJson'],
+      [5, 'MissingPartitionKey'],
+      [6, 'InvalidPartitionKey'],
+      [8, 'InvalidJson'],
+    ],
+  );
   const arrayBody = await post('[{"id": "bad-7"}, {"id": ', 'application/json');
   assert.equal(arrayBody.status, 400);
   assert.deepEqual([arrayBody.body.accepted, arrayBody.body.errors[0].code], [0, 'InvalidJson']);

@@ -48,7 +48,12 @@ export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
       destroy: () => http.destroy(),
     };
   }
-  const client = new KinesisClient({ region: REGION, endpoint: target.url ?? AWS_URL, credentials: CREDENTIALS, requestHandler });
+  const client = new KinesisClient({
+    region: REGION,
+    endpoint: target.url ?? AWS_URL,
+    credentials: CREDENTIALS,
+    requestHandler,
+  });
   const slots = semaphore(maxInFlight);
   const pending = new Set();
   let sent = 0;

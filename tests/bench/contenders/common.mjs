@@ -1,7 +1,10 @@
 // What every contender shares: the stream, region, fake credentials and Kinesis limits.
 export const STREAM = 'bench';
 export const REGION = 'us-east-1';
-export const CREDENTIALS = { accessKeyId: 'AKIDBENCHEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+export const CREDENTIALS = {
+  accessKeyId: 'AKIDBENCHEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+};
 export const AWS_URL = `https://kinesis.${REGION}.amazonaws.com/`;
 export const MAX_BATCH = 500;
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;

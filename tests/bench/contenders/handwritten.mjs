@@ -13,7 +13,7 @@ export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
   const aws = new AwsClient({ ...CREDENTIALS, service: 'kinesis', region: REGION, retries: 0 });
   const url = target.url ?? AWS_URL;
   const transport = target.answers
-    ? (request, bodyLength) => {
+    ? (_request, bodyLength) => {
         onRequest();
         const bytes = target.answers.bytesFor(bodyLength);
         return { status: 200, json: async () => JSON.parse(new TextDecoder().decode(bytes)) };

@@ -7,7 +7,9 @@ export const name = 'kinesis-batch (bulk)';
 
 const variant = new URL(import.meta.url).search.slice(1);
 const pkgDir = process.env[variant ? `KB_PKG_${variant}` : 'KB_PKG'];
-const { KinesisBatchDispatcher } = await import(pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js');
+const { KinesisBatchDispatcher } = await import(
+  pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js'
+);
 
 const CHUNK = 500;
 

@@ -9,7 +9,9 @@ export const name = 'kinesis-batch';
 // `kinesis-batch.mjs?B`, this module loads KB_PKG_B instead, to compare two builds in one run.
 const variant = new URL(import.meta.url).search.slice(1);
 const pkgDir = process.env[variant ? `KB_PKG_${variant}` : 'KB_PKG'];
-const { KinesisBatchDispatcher } = await import(pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js');
+const { KinesisBatchDispatcher } = await import(
+  pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js'
+);
 
 export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
   const fetch = target.answers
@@ -31,7 +33,9 @@ export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
   for (let i = 0; i < count; i++) await kn.submitPayload(gen.make(i));
   const report = await kn.flushPayloads();
   if (report.sent !== count || report.failed.length !== 0) {
-    throw new Error(`kinesis-batch: sent ${report.sent} of ${count}, failed ${report.failed.length} ${report.failed[0]?.errorMessage ?? ''}`);
+    throw new Error(
+      `kinesis-batch: sent ${report.sent} of ${count}, failed ${report.failed.length} ${report.failed[0]?.errorMessage ?? ''}`,
+    );
   }
   return { requests: report.requests };
 }

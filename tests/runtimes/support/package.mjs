@@ -1,7 +1,7 @@
 // Helpers for the packaging tests: pack pkg/ once per test file, make fresh projects under /tmp
 // that install the tarball (offline: it has no dependencies), serve a tarball from a throwaway
 // npm registry on 127.0.0.1 (for Deno's `npm:` imports), run child processes with a timeout.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -52,7 +52,9 @@ export function run(command, args, { cwd, env, timeoutMs = 120_000, input } = {}
 export async function check(command, args, options) {
   const r = await run(command, args, options);
   if (r.code !== 0) {
-    throw new Error(`${path.basename(command)} ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    throw new Error(
+      `${path.basename(command)} ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -61,7 +63,10 @@ let npmCache;
 /** npm with its cache in a temp folder: the tests write only in the project and /tmp. */
 function npm(args, cwd) {
   npmCache ??= tempDir('npm-cache');
-  return check('npm', args, { cwd, env: { ...process.env, npm_config_cache: npmCache, npm_config_update_notifier: 'false' } });
+  return check('npm', args, {
+    cwd,
+    env: { ...process.env, npm_config_cache: npmCache, npm_config_update_notifier: 'false' },
+  });
 }
 
 let packed;
@@ -86,7 +91,10 @@ export function packOnce() {
 export async function freshProject(prefix, { packageJson = {}, files = {} } = {}) {
   const { tarball } = await packOnce();
   const dir = tempDir(prefix);
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `${prefix}-consumer`, version: '0.0.0', private: true, ...packageJson }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: `${prefix}-consumer`, version: '0.0.0', private: true, ...packageJson }, null, 2),
+  );
   writeFiles(dir, files);
   await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts', tarball], dir);
   return dir;
@@ -122,7 +130,13 @@ export async function startTarballRegistry(tarball) {
         },
       };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ name: manifest.name, 'dist-tags': { latest: manifest.version }, versions: { [manifest.version]: version } }));
+      res.end(
+        JSON.stringify({
+          name: manifest.name,
+          'dist-tags': { latest: manifest.version },
+          versions: { [manifest.version]: version },
+        }),
+      );
     } else if (req.url === `/-/${file}`) {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
       res.end(bytes);

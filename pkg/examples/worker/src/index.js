@@ -24,7 +24,8 @@ export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname !== '/ingest') return json(404, { error: 'NotFound', message: 'POST records to /ingest' });
-    if (request.method !== 'POST') return json(405, { error: 'MethodNotAllowed', message: 'use POST' }, { allow: 'POST' });
+    if (request.method !== 'POST')
+      return json(405, { error: 'MethodNotAllowed', message: 'use POST' }, { allow: 'POST' });
 
     const type = (request.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
     if (type && !/^(application\/(x-)?ndjson|application\/jsonl?|application\/x-jsonlines|text\/plain)$/.test(type)) {
@@ -95,7 +96,9 @@ function parseBody(text, type) {
       errors.push({ line: 1, code: 'InvalidJson', message: `the body is not a valid JSON array: ${error.message}` });
       return { items, errors };
     }
-    values.forEach((value, index) => items.push({ value, at: { index } }));
+    values.forEach((value, index) => {
+      items.push({ value, at: { index } });
+    });
     return { items, errors };
   }
   const lines = text.split('\n');

@@ -1,0 +1,648 @@
+//! The delivery engine: an async driver over the sans-IO [`Dispatcher`].
+//!
+//! The dispatcher decides what to send and what each answer means; the engine owns everything
+//! that needs time or waiting: sending through a [`Transport`], deadlines raced against it,
+//! linger and backoff timers, back-pressure, credentials from a [`CredentialsProvider`], flush
+//! reports and progress callbacks. Hosts (the wasm bindings, the WASI component, native tests)
+//! plug in the three parts and do I/O only.
+//!
+//! Single-threaded by design (`Rc`, `RefCell`): every host runs it on one event loop. No borrow
+//! of the state is held across an `.await` or a call into host code that can re-enter.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use crate::dispatcher::{Dispatcher, HttpResponse, OutgoingRequest, Progress, RecordId, TransportError};
+use crate::error::RecordError;
+use crate::record::{Entropy, KeyInput};
+use crate::sigv4::Credentials;
+
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Refresh credentials this long before they expire.
+pub const CREDENTIAL_REFRESH_MARGIN_MS: u64 = 5 * 60 * 1000;
+/// Credentials near expiration are asked for again at most this often, so a provider that keeps
+/// returning short-lived credentials is not called for every request.
+pub const CREDENTIAL_MIN_REFRESH_INTERVAL_MS: u64 = 1000;
+/// The code of records ended because no credentials could be had.
+pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
+
+/// What the transport got back: the whole answer, body included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportResponse {
+    pub status: u16,
+    /// The `x-amzn-ErrorType` header.
+    pub error_type: Option<String>,
+    /// The `Date` header as sent.
+    pub date: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Why no answer came; the request may or may not have arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    pub message: String,
+}
+
+/// Sends one signed request and reads the whole answer. The engine races it against
+/// `requestTimeoutMs`, so it need not honour any deadline itself.
+pub trait Transport {
+    fn send(&self, request: OutgoingRequest) -> LocalFuture<'static, Result<TransportResponse, TransportFailure>>;
+
+    /// Called when the dispatcher is aborted: requests in flight may be cancelled. Their
+    /// answers are ignored either way.
+    fn cancel_all(&self) {}
+}
+
+/// Time, sleeping and spawning, from the host's event loop.
+pub trait Runtime {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Resolves after `ms`. Dropping it cancels the timer.
+    fn sleep(&self, ms: u64) -> LocalFuture<'static, ()>;
+    /// Runs `task` to completion on the event loop, not inside this call.
+    fn spawn(&self, task: LocalFuture<'static, ()>);
+    /// Whether pending timers should keep the host process alive: true while a flush or a
+    /// submit waits on them, false otherwise (a lingering batch alone must not).
+    fn keep_alive(&self, _on: bool) {}
+}
+
+/// Credentials with their expiration, if any.
+#[derive(Debug, Clone)]
+pub struct ProvidedCredentials {
+    pub credentials: Credentials,
+    /// Milliseconds since the Unix epoch.
+    pub expires_ms: Option<u64>,
+}
+
+/// Where credentials come from when they are not fixed.
+pub trait CredentialsProvider {
+    /// The error is a message without secrets.
+    fn credentials(&self) -> LocalFuture<'static, Result<ProvidedCredentials, String>>;
+}
+
+pub enum CredentialSource {
+    Static(Credentials),
+    Provider(Box<dyn CredentialsProvider>),
+}
+
+/// A record that ended without being acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure<P> {
+    pub payload: P,
+    pub partition_key: String,
+    pub error_code: String,
+    pub error_message: String,
+    pub attempts: u32,
+}
+
+/// The outcome of one flush: what ended since the previous report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report<P> {
+    pub sent: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub failed: Vec<Failure<P>>,
+}
+
+/// Running totals, as `onProgress` gets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineProgress {
+    pub accepted: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub retries: u64,
+    pub requests: u64,
+    pub buffered_bytes: u64,
+}
+
+/// User callbacks. They are called from a task of their own, never inside an engine call, so
+/// they may call back into the engine.
+pub trait Events {
+    fn progress(&self, _progress: EngineProgress) {}
+}
+
+/// Why a submit was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    Record(RecordError),
+    /// The dispatcher was aborted for good; the message says why.
+    Closed {
+        code: String,
+        message: String,
+    },
+}
+
+impl From<RecordError> for SubmitError {
+    fn from(e: RecordError) -> Self {
+        SubmitError::Record(e)
+    }
+}
+
+struct HeldCredentials {
+    credentials: Credentials,
+    expires_ms: Option<u64>,
+    fetched_ms: u64,
+}
+
+struct State<P> {
+    dispatcher: Dispatcher,
+    entropy: Box<dyn Entropy>,
+    /// Accepted records that have not ended, by id: a flush waits on the ids below its mark.
+    payloads: BTreeMap<RecordId, P>,
+    /// Ended since the last report.
+    sent: u64,
+    failed: Vec<Failure<P>>,
+    /// Progress counters at the last report.
+    reported_requests: u64,
+    reported_retries: u64,
+    credentials: Option<HeldCredentials>,
+    fetching_credentials: bool,
+    /// The provider's last failure, kept until the records waiting on it end.
+    credentials_failure: Option<String>,
+    /// When the armed timer fires, if one is armed.
+    timer_at: Option<u64>,
+    /// Bumped on every change; waiters compare it.
+    generation: u64,
+    waiters: Vec<Waker>,
+    progress_scheduled: bool,
+    closed: Option<(String, String)>,
+    /// Flushes and submits waiting: timers keep the host alive only while there are some.
+    holders: usize,
+}
+
+struct Shared<P> {
+    transport: Box<dyn Transport>,
+    runtime: Box<dyn Runtime>,
+    provider: Option<Box<dyn CredentialsProvider>>,
+    events: Box<dyn Events>,
+    state: RefCell<State<P>>,
+}
+
+/// The engine. Cheap to clone; clones share one dispatcher.
+pub struct Engine<P: 'static> {
+    shared: Rc<Shared<P>>,
+}
+
+impl<P> Clone for Engine<P> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone() }
+    }
+}
+
+/// Either of two futures' outputs, whichever came first.
+pub enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both; the first to finish wins and the other is dropped (a dropped sleep clears its
+/// timer).
+pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(|cx| {
+        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(x));
+        }
+        if let Poll::Ready(y) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(y));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+impl<P: 'static> Engine<P> {
+    pub fn new(
+        dispatcher: Dispatcher,
+        entropy: Box<dyn Entropy>,
+        transport: Box<dyn Transport>,
+        runtime: Box<dyn Runtime>,
+        credentials: CredentialSource,
+        events: Box<dyn Events>,
+    ) -> Self {
+        let now = runtime.now_ms();
+        let (held, provider) = match credentials {
+            CredentialSource::Static(credentials) => (Some(HeldCredentials { credentials, expires_ms: None, fetched_ms: now }), None),
+            CredentialSource::Provider(p) => (None, Some(p)),
+        };
+        let state = State {
+            dispatcher,
+            entropy,
+            payloads: BTreeMap::new(),
+            sent: 0,
+            failed: Vec::new(),
+            reported_requests: 0,
+            reported_retries: 0,
+            credentials: held,
+            fetching_credentials: false,
+            credentials_failure: None,
+            timer_at: None,
+            generation: 0,
+            waiters: Vec::new(),
+            progress_scheduled: false,
+            closed: None,
+            holders: 0,
+        };
+        Engine { shared: Rc::new(Shared { transport, runtime, provider, events, state: RefCell::new(state) }) }
+    }
+
+    /// Reads the dispatcher (configuration, counters) without changing it.
+    pub fn with_dispatcher<R>(&self, f: impl FnOnce(&Dispatcher) -> R) -> R {
+        f(&self.shared.state.borrow().dispatcher)
+    }
+
+    pub fn progress(&self) -> EngineProgress {
+        let st = self.shared.state.borrow();
+        progress_of(&st.dispatcher)
+    }
+
+    /// Accepts one record, synchronously. Returns true when the caller must then wait for
+    /// room (`wait_for_room`) because more than `maxBufferedBytes` are unfinished. A refused
+    /// record changes nothing.
+    pub fn submit(
+        &self,
+        data: &[u8],
+        partition_key: Option<&str>,
+        explicit_hash_key: Option<&str>,
+        payload: P,
+    ) -> Result<bool, SubmitError> {
+        let now = self.shared.runtime.now_ms();
+        {
+            let st = &mut *self.shared.state.borrow_mut();
+            if let Some((code, message)) = &st.closed {
+                return Err(SubmitError::Closed { code: code.clone(), message: message.clone() });
+            }
+            let key = partition_key.map_or(KeyInput::Default, KeyInput::Given);
+            let id = st.dispatcher.submit(data, key, explicit_hash_key, now, &mut *st.entropy)?;
+            st.payloads.insert(id, payload);
+        }
+        self.shared.changed();
+        self.shared.pump();
+        Ok(self.shared.state.borrow().dispatcher.over_buffer_limit())
+    }
+
+    /// Waits while more than `maxBufferedBytes` are accepted and unfinished. The open batch is
+    /// sent meanwhile: it could not fill while the producer waits.
+    pub async fn wait_for_room(&self) {
+        let _hold = Hold::new(&self.shared);
+        loop {
+            let generation = {
+                let st = &mut *self.shared.state.borrow_mut();
+                if !st.dispatcher.over_buffer_limit() || st.closed.is_some() {
+                    return;
+                }
+                st.dispatcher.flush();
+                st.generation
+            };
+            self.shared.pump();
+            self.shared.changed_since(generation).await;
+        }
+    }
+
+    /// Sends everything accepted before this call and waits until each of those records has
+    /// ended. The report holds every record that ended since the previous report.
+    pub async fn flush(&self) -> Report<P> {
+        let mark = {
+            let st = &mut *self.shared.state.borrow_mut();
+            st.dispatcher.flush();
+            st.dispatcher.progress().accepted
+        };
+        let hold = Hold::new(&self.shared);
+        loop {
+            let generation = {
+                let st = self.shared.state.borrow();
+                if st.payloads.range(..mark).next().is_none() {
+                    break;
+                }
+                st.generation
+            };
+            self.shared.pump();
+            self.shared.changed_since(generation).await;
+        }
+        drop(hold);
+        let st = &mut *self.shared.state.borrow_mut();
+        let p = st.dispatcher.progress();
+        let report = Report {
+            sent: std::mem::take(&mut st.sent),
+            requests: p.requests - st.reported_requests,
+            retries: p.retries - st.reported_retries,
+            failed: std::mem::take(&mut st.failed),
+        };
+        st.reported_requests = p.requests;
+        st.reported_retries = p.retries;
+        report
+    }
+
+    /// Ends every record not yet acknowledged with `code`. With `close`, later submits are
+    /// refused with the same code and message.
+    pub fn abort(&self, code: &str, message: &str, close: bool) {
+        {
+            let st = &mut *self.shared.state.borrow_mut();
+            if close {
+                st.closed = Some((code.to_owned(), message.to_owned()));
+            }
+            st.dispatcher.abort(code, message);
+        }
+        self.shared.transport.cancel_all();
+        self.shared.changed();
+    }
+}
+
+fn progress_of(d: &Dispatcher) -> EngineProgress {
+    let Progress { accepted, sent, failed, in_flight, retries, requests } = d.progress();
+    EngineProgress { accepted, sent, failed, in_flight, retries, requests, buffered_bytes: d.buffered_bytes() as u64 }
+}
+
+/// Keeps the host's timers alive while a flush or a submit waits.
+struct Hold<P: 'static> {
+    shared: Rc<Shared<P>>,
+}
+
+impl<P: 'static> Hold<P> {
+    fn new(shared: &Rc<Shared<P>>) -> Self {
+        let first = {
+            let mut st = shared.state.borrow_mut();
+            st.holders += 1;
+            st.holders == 1
+        };
+        if first {
+            shared.runtime.keep_alive(true);
+        }
+        Hold { shared: shared.clone() }
+    }
+}
+
+impl<P: 'static> Drop for Hold<P> {
+    fn drop(&mut self) {
+        let last = {
+            let mut st = self.shared.state.borrow_mut();
+            st.holders -= 1;
+            st.holders == 0
+        };
+        if last {
+            self.shared.runtime.keep_alive(false);
+        }
+    }
+}
+
+impl<P: 'static> Shared<P> {
+    /// Resolves once anything has changed after `generation`.
+    fn changed_since(&self, generation: u64) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |cx| {
+            let mut st = self.state.borrow_mut();
+            if st.generation != generation {
+                return Poll::Ready(());
+            }
+            st.waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    /// Moves ended records into the pending report, wakes waiters and schedules progress.
+    fn changed(self: &Rc<Self>) {
+        let (waiters, schedule) = {
+            let st = &mut *self.state.borrow_mut();
+            let acked = st.dispatcher.take_acked();
+            st.sent += acked.len() as u64;
+            for id in acked {
+                st.payloads.remove(&id);
+            }
+            for f in st.dispatcher.take_failed() {
+                // Every failed id was accepted; a missing payload would be an engine bug, and
+                // losing the entry would break the accounting, so it is kept either way.
+                if let Some(payload) = st.payloads.remove(&f.id) {
+                    st.failed.push(Failure {
+                        payload,
+                        partition_key: f.partition_key,
+                        error_code: f.code,
+                        error_message: f.message,
+                        attempts: f.attempts,
+                    });
+                }
+            }
+            st.generation += 1;
+            let schedule = !st.progress_scheduled;
+            st.progress_scheduled = true;
+            (std::mem::take(&mut st.waiters), schedule)
+        };
+        for waker in waiters {
+            waker.wake();
+        }
+        if schedule {
+            let shared = self.clone();
+            self.runtime.spawn(Box::pin(async move {
+                let progress = {
+                    let mut st = shared.state.borrow_mut();
+                    st.progress_scheduled = false;
+                    progress_of(&st.dispatcher)
+                };
+                shared.events.progress(progress);
+            }));
+        }
+    }
+
+    /// Sends what the dispatcher has ready and arms the timer for what comes due later.
+    fn pump(self: &Rc<Self>) {
+        let now = self.runtime.now_ms();
+        let mut requests = Vec::new();
+        let mut ended = false;
+        let mut arm = None;
+        {
+            let st = &mut *self.state.borrow_mut();
+            if st.dispatcher.take_credentials_refresh() && self.provider.is_some() {
+                st.credentials = None; // ExpiredTokenException: the ones in hand are no good
+            }
+            if st.dispatcher.is_idle() {
+                st.credentials_failure = None; // nothing waits on it: the next record asks again
+            } else if self.provider.is_some() && !st.fetching_credentials && self.needs_credentials(st, now) {
+                if let Some(message) = st.credentials_failure.take() {
+                    // Nothing can sign: once the requests sent have answered, every waiting
+                    // record ends; the next record submitted asks the provider again.
+                    if st.dispatcher.in_flight() > 0 {
+                        st.credentials_failure = Some(message);
+                    } else {
+                        st.dispatcher.abort(CREDENTIALS_UNAVAILABLE, &message);
+                        ended = true;
+                    }
+                } else {
+                    st.fetching_credentials = true;
+                    let shared = self.clone();
+                    self.runtime.spawn(Box::pin(async move { shared.fetch_credentials().await }));
+                }
+            }
+            if let Some(held) = &st.credentials {
+                while let Some(request) = st.dispatcher.poll_request(now, &held.credentials) {
+                    requests.push(request);
+                }
+            }
+            if let Some(at) = st.dispatcher.poll_timeout() {
+                if st.timer_at.is_none_or(|armed| at < armed) {
+                    st.timer_at = Some(at);
+                    arm = Some(at);
+                }
+            }
+        }
+        for request in requests {
+            let shared = self.clone();
+            self.runtime.spawn(Box::pin(async move { shared.send(request).await }));
+        }
+        if let Some(at) = arm {
+            let shared = self.clone();
+            let sleep = self.runtime.sleep(at.saturating_sub(now));
+            self.runtime.spawn(Box::pin(async move {
+                sleep.await;
+                {
+                    let mut st = shared.state.borrow_mut();
+                    if st.timer_at == Some(at) {
+                        st.timer_at = None;
+                    }
+                }
+                shared.pump();
+            }));
+        }
+        if ended {
+            self.changed();
+        }
+    }
+
+    fn needs_credentials(&self, st: &State<P>, now: u64) -> bool {
+        match &st.credentials {
+            None => true,
+            Some(held) => held.expires_ms.is_some_and(|expires| {
+                expires.saturating_sub(now) < CREDENTIAL_REFRESH_MARGIN_MS
+                    && now.saturating_sub(held.fetched_ms) >= CREDENTIAL_MIN_REFRESH_INTERVAL_MS
+            }),
+        }
+    }
+
+    async fn send(self: Rc<Self>, request: OutgoingRequest) {
+        let id = request.id;
+        let timeout = self.state.borrow().dispatcher.config().request_timeout_ms;
+        let answer = race(self.transport.send(request), self.runtime.sleep(timeout)).await;
+        let now = self.runtime.now_ms();
+        {
+            let st = &mut *self.state.borrow_mut();
+            let entropy = &mut *st.entropy;
+            match answer {
+                Either::Left(Ok(r)) => {
+                    let response = HttpResponse {
+                        status: r.status,
+                        error_type: r.error_type.as_deref(),
+                        server_date_ms: r.date.as_deref().and_then(http_date_ms),
+                        body: &r.body,
+                    };
+                    st.dispatcher.handle_response(id, response, now, entropy);
+                }
+                Either::Left(Err(failure)) => {
+                    st.dispatcher.handle_transport_error(id, TransportError::Network, &failure.message, now, entropy)
+                }
+                Either::Right(()) => {
+                    let message = format!("no answer within {timeout} ms");
+                    st.dispatcher.handle_transport_error(id, TransportError::Timeout, &message, now, entropy)
+                }
+            }
+        }
+        self.changed();
+        self.pump();
+    }
+
+    /// Asks the provider under the request deadline, retrying a failure with the records'
+    /// backoff up to `maxAttempts` times.
+    async fn fetch_credentials(self: Rc<Self>) {
+        let Some(provider) = &self.provider else { return };
+        let (timeout, retry) = {
+            let st = self.state.borrow();
+            let config = st.dispatcher.config();
+            (config.request_timeout_ms, config.retry)
+        };
+        let mut failure = None;
+        for attempt in 1u32.. {
+            let tries = if attempt == 1 { "1 try".to_owned() } else { format!("{attempt} tries") };
+            match race(provider.credentials(), self.runtime.sleep(timeout)).await {
+                Either::Left(Ok(provided)) => {
+                    let fetched_ms = self.runtime.now_ms();
+                    let mut st = self.state.borrow_mut();
+                    st.credentials =
+                        Some(HeldCredentials { credentials: provided.credentials, expires_ms: provided.expires_ms, fetched_ms });
+                    st.credentials_failure = None;
+                    failure = None;
+                    break;
+                }
+                Either::Left(Err(message)) => failure = Some(format!("the credentials provider failed ({tries}): {message}")),
+                Either::Right(()) => failure = Some(format!("the credentials provider did not answer within {timeout} ms ({tries})")),
+            }
+            let delay = {
+                let st = &mut *self.state.borrow_mut();
+                if attempt >= retry.max_attempts || st.dispatcher.is_idle() {
+                    break;
+                }
+                retry.backoff_ms(attempt, st.entropy.next_u32())
+            };
+            self.runtime.sleep(delay).await;
+        }
+        {
+            let now = self.runtime.now_ms();
+            let st = &mut *self.state.borrow_mut();
+            st.fetching_credentials = false;
+            if let Some(message) = failure {
+                match &mut st.credentials {
+                    // Not expired yet: keep signing with them, and ask again later.
+                    Some(held) if held.expires_ms.is_none_or(|e| e > now) => held.fetched_ms = now,
+                    _ => {
+                        st.credentials = None;
+                        st.credentials_failure = Some(message);
+                    }
+                }
+            }
+        }
+        self.pump();
+        self.changed();
+    }
+}
+
+/// An HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) as ms since the epoch.
+pub fn http_date_ms(value: &str) -> Option<u64> {
+    let mut parts = value.split_ascii_whitespace();
+    let (_weekday, day, month, year, time, zone) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if zone != "GMT" || parts.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
+    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(((days * 24 + h) * 60 + m) * 60 + s).ok().map(|secs| secs * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_date_ms;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+        assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(http_date_ms("garbage"), None);
+    }
+}
