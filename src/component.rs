@@ -1,18 +1,27 @@
 //! The WebAssembly component binding (`wit/kinesis-batch.wit`), built with
 //! `cargo build --target wasm32-wasip2 --features component`.
 //!
-//! A thin shell over the sans-IO core, like `wasm.rs` plus the loop that `pkg/core.js` runs in
-//! JS: here the loop is synchronous. The `transport` import's `fetch` blocks until the answer
-//! is in hand, time comes from `wasi:clocks`, waits from a monotonic-clock pollable, and
-//! randomness from `wasi:random`. Every decision (batching, signing, retries) stays in the core.
+//! A thin host over the delivery engine (`crate::engine`): the engine and its dispatcher own
+//! every policy (batching, linger, back-pressure, retries and backoff, credential refresh,
+//! reports) and this file plugs in their parts. The `transport` import's `fetch` blocks until the answer is in hand,
+//! so a send is a future that is ready at once; credentials come from the options, from
+//! `set-credentials` or from the `credentials` import; time comes from `wasi:clocks` and waits
+//! block on a monotonic-clock pollable, run by the single-threaded `local_executor` inside each
+//! export call; randomness comes from `wasi:random`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::future::ready;
+use std::rc::Rc;
 
-use crate::dispatcher::{Config, Dispatcher, HttpResponse, Options, OutgoingRequest, TransportError as CoreTransportError};
+use crate::dispatcher::{Config, Dispatcher, Options, OutgoingRequest};
+use crate::engine::{
+    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, LocalFuture, ProvidedCredentials, Report, SubmitError,
+    Transport, TransportFailure, TransportResponse,
+};
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
-use crate::partition_key::FieldValue;
+use crate::local_executor::{Executor, TimeSource};
+use crate::partition_key::{self, KeyPath, KeySource};
 use crate::plan::Planner;
 use crate::record::{Entropy, KeyInput};
 use crate::shard_map;
@@ -28,6 +37,7 @@ use exports::kinesis::batch::dispatcher::{
     self as api, BatchLimits, BatchPlan, ErrorCode, FailedRecord, FlushReport, KinesisBatchError, KinesisBatchOptions, Payload,
     PlannedBatch, RejectedRecord, SubmitOptions,
 };
+use kinesis::batch::credentials as credentials_import;
 use kinesis::batch::transport::{self, KinesisFetchInit, TransportError};
 use wasi::clocks::{monotonic_clock, wall_clock};
 use wasi::random::random;
@@ -38,14 +48,24 @@ export!(Component);
 
 // ---- time and randomness from WASI ----------------------------------------------------------
 
-fn now_ms() -> u64 {
-    let t = wall_clock::now();
-    t.seconds.saturating_mul(1000) + u64::from(t.nanoseconds / 1_000_000)
-}
+/// The executor's time: `now_ms` from the wall clock (it is also the signing time), waits on a
+/// monotonic-clock pollable.
+struct WasiTime;
 
-fn sleep_ms(ms: u64) {
-    if ms > 0 {
-        monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
+impl TimeSource for WasiTime {
+    fn now_ms(&self) -> u64 {
+        let t = wall_clock::now();
+        t.seconds.saturating_mul(1000).saturating_add(u64::from(t.nanoseconds / 1_000_000))
+    }
+
+    fn wait_until(&self, at: u64) {
+        loop {
+            let now = self.now_ms();
+            if now >= at {
+                return;
+            }
+            monotonic_clock::subscribe_duration((at - now).saturating_mul(1_000_000)).block();
+        }
     }
 }
 
@@ -100,131 +120,118 @@ fn record_error(e: RecordError) -> KinesisBatchError {
 
 // ---- payloads -------------------------------------------------------------------------------
 
-/// A payload's partition key as the host would describe it (see `pkg/core.js` `keyOf`).
-enum Key {
-    Default,
-    Given(String),
-    Field(String),
-    Missing,
-    Null,
-    Unsupported(&'static str),
-}
-
-impl Key {
-    fn input(&self) -> KeyInput<'_> {
-        match self {
-            Key::Default => KeyInput::Default,
-            Key::Given(k) => KeyInput::Given(k),
-            Key::Field(k) => KeyInput::Field(FieldValue::Text(k)),
-            Key::Missing => KeyInput::Field(FieldValue::Missing),
-            Key::Null => KeyInput::Field(FieldValue::Null),
-            Key::Unsupported(kind) => KeyInput::Field(FieldValue::Unsupported(kind)),
-        }
-    }
-}
-
 fn unserializable(message: String) -> RecordError {
     RecordError::new(RecordErrorCode::UnserializablePayload, message)
 }
 
-/// A JSON number as JS's `String(number)` writes the common cases ("1", not "1.0").
-fn number_text(n: &serde_json::Number) -> String {
-    match n.as_f64() {
-        Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => format!("{}", f as i64),
-        _ => n.to_string(),
-    }
-}
-
-/// The payload's data bytes and key. JSON text must parse; the identifier field is read from it.
-fn encode<'p>(payload: &'p Payload, identifier: Option<&str>, given: Option<&str>) -> Result<(&'p [u8], Key), RecordError> {
+/// The payload's data bytes and key: the given one, else the one `key_from_data` reads from the
+/// data when an identifier is configured, else none (the core makes a random one). JSON text
+/// must parse: `UnserializablePayload`, checked in the same pass as the key where one is read.
+fn encode<'p>(payload: &'p Payload, path: Option<&KeyPath>, given: Option<&str>) -> Result<(&'p [u8], Option<String>), RecordError> {
     let data = match payload {
         Payload::Json(text) | Payload::Text(text) => text.as_bytes(),
         Payload::Bytes(bytes) => bytes.as_slice(),
     };
-    let json = match payload {
-        Payload::Json(text) => Some(text),
-        _ => None,
+    let check_json = || match payload {
+        Payload::Json(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(drop)
+            .map_err(|e| unserializable(format!("payload is not valid JSON: {e}"))),
+        _ => Ok(()),
     };
-    let bad_json = |e: serde_json::Error| unserializable(format!("payload is not valid JSON: {e}"));
-    let key = if let Some(k) = given {
-        if let Some(text) = json {
-            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(bad_json)?;
+    let key = match (given, path) {
+        (Some(k), _) => {
+            check_json()?;
+            Some(k.to_owned())
         }
-        Key::Given(k.to_owned())
-    } else if let Some(field) = identifier {
-        match json {
-            None => Key::Missing,
-            Some(text) => match serde_json::from_str::<serde_json::Value>(text).map_err(bad_json)? {
-                serde_json::Value::Object(mut map) => match map.remove(field) {
-                    None => Key::Missing,
-                    Some(serde_json::Value::String(s)) => Key::Field(s),
-                    Some(serde_json::Value::Number(n)) => Key::Field(number_text(&n)),
-                    Some(serde_json::Value::Bool(b)) => Key::Field(b.to_string()),
-                    Some(serde_json::Value::Null) => Key::Null,
-                    Some(serde_json::Value::Array(_)) => Key::Unsupported("an array"),
-                    Some(serde_json::Value::Object(_)) => Key::Unsupported("an object"),
-                },
-                _ => Key::Missing,
-            },
+        // A key read means the data parsed, unless it is missing: only then can the JSON be bad.
+        (None, Some(path)) => Some(partition_key::key_from_data(data, path).map_err(|e| match e.code {
+            RecordErrorCode::MissingPartitionKey => check_json().err().unwrap_or(e),
+            _ => e,
+        })?),
+        (None, None) => {
+            check_json()?;
+            None
         }
-    } else {
-        if let Some(text) = json {
-            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(bad_json)?;
-        }
-        Key::Default
     };
     Ok((data, key))
 }
 
-// ---- responses ------------------------------------------------------------------------------
-
-/// An HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) as ms since the epoch.
-fn http_date_ms(value: &str) -> Option<u64> {
-    let mut parts = value.split_ascii_whitespace();
-    let (_weekday, day, month, year, time, zone) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if zone != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(((days * 24 + h) * 60 + m) * 60 + s).ok().map(|secs| secs * 1000)
+fn key_input(key: &Option<String>) -> KeyInput<'_> {
+    key.as_deref().map_or(KeyInput::Default, KeyInput::Given)
 }
+
+// ---- the engine's parts ----------------------------------------------------------------------
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-// ---- the dispatcher -------------------------------------------------------------------------
-
-struct State {
-    core: Dispatcher,
-    entropy: WasiEntropy,
-    credentials: sigv4::Credentials,
-    identifier: Option<String>,
-    /// Submitted payloads by record id, until the record ends.
-    payloads: HashMap<u64, Payload>,
-    /// What ended since the last report.
-    sent: u64,
-    failed: Vec<FailedRecord>,
-    /// Progress counters at the last report.
-    counted_requests: u64,
-    counted_retries: u64,
+/// The `transport` import. It blocks until the answer is in hand and enforces `timeout-ms`
+/// itself (the engine's deadline race cannot interrupt a blocking call), so the future it
+/// returns is already resolved.
+struct ImportTransport {
+    timeout_ms: u32,
 }
+
+impl Transport for ImportTransport {
+    fn send(&self, request: OutgoingRequest) -> LocalFuture<'static, Result<TransportResponse, TransportFailure>> {
+        let OutgoingRequest { method, url, headers, body, .. } = request;
+        let init = KinesisFetchInit { method: method.to_owned(), headers, body, timeout_ms: self.timeout_ms };
+        let answer = match transport::fetch(&url, &init) {
+            Ok(r) => Ok(TransportResponse {
+                status: r.status,
+                error_type: header(&r.headers, "x-amzn-errortype").map(str::to_owned),
+                date: header(&r.headers, "date").map(str::to_owned),
+                body: r.body,
+            }),
+            Err(TransportError::Timeout) => {
+                Err(TransportFailure { message: format!("no answer within {} ms", self.timeout_ms), timed_out: true })
+            }
+            Err(TransportError::Network(message)) => Err(TransportFailure { message, timed_out: false }),
+        };
+        Box::pin(ready(answer))
+    }
+}
+
+/// The static credentials: the `credentials` option, replaced by each `set-credentials`.
+type StaticCredentials = Rc<RefCell<Option<sigv4::Credentials>>>;
+
+/// What the engine gets when it asks for credentials: the static ones if any (they never
+/// expire), else the `credentials` import's.
+struct ComponentCredentials {
+    fixed: StaticCredentials,
+}
+
+impl CredentialsProvider for ComponentCredentials {
+    fn credentials(&self) -> LocalFuture<'static, Result<ProvidedCredentials, String>> {
+        let fixed = self.fixed.borrow().clone();
+        let answer = match fixed {
+            Some(credentials) => Ok(ProvidedCredentials { credentials, expires_ms: None }),
+            None => from_import(),
+        };
+        Box::pin(ready(answer))
+    }
+}
+
+fn from_import() -> Result<ProvidedCredentials, String> {
+    let c = credentials_import::get()?;
+    if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
+        return Err("the credentials import returned an empty access key id or secret access key".to_owned());
+    }
+    Ok(ProvidedCredentials {
+        credentials: sigv4::Credentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token.filter(|t| !t.is_empty()),
+        },
+        expires_ms: c.expiration_ms,
+    })
+}
+
+/// No `onProgress` in the component: `progress` is read on demand.
+struct NoEvents;
+
+impl Events for NoEvents {}
 
 fn core_credentials(c: api::Credentials) -> Result<sigv4::Credentials, KinesisBatchError> {
     if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
@@ -237,76 +244,62 @@ fn core_credentials(c: api::Credentials) -> Result<sigv4::Credentials, KinesisBa
     })
 }
 
-impl State {
-    /// Sends every request the core has ready now, one at a time, and settles the answers.
-    fn send_ready(&mut self) {
-        // ExpiredTokenException: the host rotates with `set-credentials`; the core retries.
-        let _ = self.core.take_credentials_refresh();
-        while let Some(request) = self.core.poll_request(now_ms(), &self.credentials) {
-            self.send(request);
-        }
-        self.collect();
-    }
-
-    fn send(&mut self, request: OutgoingRequest) {
-        let OutgoingRequest { id, method, url, headers, body, .. } = request;
-        let timeout = self.core.config().request_timeout_ms;
-        let init = KinesisFetchInit { method: method.to_owned(), headers, body, timeout_ms: u32::try_from(timeout).unwrap_or(u32::MAX) };
-        match transport::fetch(&url, &init) {
-            Ok(answer) => {
-                let response = HttpResponse {
-                    status: answer.status,
-                    error_type: header(&answer.headers, "x-amzn-errortype"),
-                    server_date_ms: header(&answer.headers, "date").and_then(http_date_ms),
-                    body: &answer.body,
-                };
-                self.core.handle_response(id, response, now_ms(), &mut self.entropy);
-            }
-            Err(TransportError::Timeout) => {
-                let message = format!("no answer within {timeout} ms");
-                self.core.handle_transport_error(id, CoreTransportError::Timeout, &message, now_ms(), &mut self.entropy);
-            }
-            Err(TransportError::Network(message)) => {
-                self.core.handle_transport_error(id, CoreTransportError::Network, &message, now_ms(), &mut self.entropy);
-            }
-        }
-    }
-
-    /// Moves settled records from the core into the pending report.
-    fn collect(&mut self) {
-        for id in self.core.take_acked() {
-            self.payloads.remove(&id);
-            self.sent += 1;
-        }
-        for f in self.core.take_failed() {
-            let payload = self.payloads.remove(&f.id).unwrap_or(Payload::Bytes(Vec::new()));
-            self.failed.push(FailedRecord {
-                payload,
-                partition_key: f.partition_key,
-                error_code: f.code,
-                error_message: f.message,
-                attempts: f.attempts,
-            });
-        }
-    }
-
-    /// Sends and waits (backoff, linger) until `done` holds or nothing is left to do.
-    fn drive(&mut self, done: impl Fn(&Dispatcher) -> bool) {
-        loop {
-            self.send_ready();
-            if done(&self.core) || self.core.is_idle() {
-                return;
-            }
-            match self.core.poll_timeout() {
-                Some(at) => sleep_ms(at.saturating_sub(now_ms())),
-                // Nothing in flight or due later: only the open batch holds records. Close it.
-                None => self.core.flush(),
-            }
-        }
+fn submit_error(e: SubmitError) -> KinesisBatchError {
+    match e {
+        SubmitError::Record(e) => record_error(e),
+        // The component never aborts the engine, so it is never closed; kept total all the same.
+        SubmitError::Closed { code, message } => KinesisBatchError {
+            code: ErrorCode::InvalidOption,
+            message: format!("the dispatcher is closed ({code}): {message}"),
+            option: None,
+        },
     }
 }
 
-struct DispatcherResource(RefCell<State>);
+/// The submitted payload back: the engine has dropped its handle by the time a record is
+/// reported, so this does not copy.
+fn payload_of(payload: Rc<Payload>) -> Payload {
+    Rc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone())
+}
+
+fn flush_report(report: Report<Rc<Payload>>) -> FlushReport {
+    FlushReport {
+        sent: report.sent,
+        requests: report.requests,
+        retries: report.retries,
+        failed: report
+            .failed
+            .into_iter()
+            .map(|f| FailedRecord {
+                payload: payload_of(f.payload),
+                partition_key: f.partition_key,
+                error_code: f.error_code,
+                error_message: f.error_message,
+                attempts: f.attempts,
+            })
+            .collect(),
+    }
+}
+
+// ---- the dispatcher -------------------------------------------------------------------------
+
+struct DispatcherResource {
+    /// Runs the engine's tasks and timers inside each export call; nothing runs between calls.
+    executor: RefCell<Executor>,
+    /// Payloads in an `Rc`: `submit-payload` lends the engine their bytes while the engine keeps
+    /// them for the report, and nothing is copied.
+    engine: Engine<Rc<Payload>>,
+    fixed: StaticCredentials,
+    key_path: Option<KeyPath>,
+}
+
+impl DispatcherResource {
+    /// Runs `task` on the executor with every task the engine has spawned. `None` when it can
+    /// never finish (nothing left to run and no timer), or on a re-entrant call.
+    fn block_on<T: 'static>(&self, task: impl std::future::Future<Output = T> + 'static) -> Option<T> {
+        self.executor.try_borrow_mut().ok()?.block_on(task)
+    }
+}
 
 impl api::GuestKinesisBatchDispatcher for DispatcherResource {
     fn new(stream: String, options: KinesisBatchOptions) -> Result<Self, KinesisBatchError> {
@@ -329,79 +322,73 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             request_timeout_ms: n(options.request_timeout_ms),
         };
         let config = Config::new(&opts).map_err(option_error)?;
-        let credentials = options
-            .credentials
-            .ok_or_else(|| option_error(OptionError::new("credentials", "no credentials: pass { accessKeyId, secretAccessKey }")))?;
-        let state = State {
-            core: Dispatcher::new(config),
-            entropy: WasiEntropy::new(),
-            credentials: core_credentials(credentials)?,
-            identifier: options.partition_key_identifier,
-            payloads: HashMap::new(),
-            sent: 0,
-            failed: Vec::new(),
-            counted_requests: 0,
-            counted_retries: 0,
+        let fixed: StaticCredentials = Rc::new(RefCell::new(options.credentials.map(core_credentials).transpose()?));
+        let key_path = match &config.key_source {
+            KeySource::Path(path) => Some(path.clone()),
+            KeySource::Random => None,
         };
-        Ok(DispatcherResource(RefCell::new(state)))
+        let transport = ImportTransport { timeout_ms: u32::try_from(config.request_timeout_ms).unwrap_or(u32::MAX) };
+        let executor = Executor::new(Box::new(WasiTime));
+        // Always a provider, even for static credentials, so `set-credentials` can replace them.
+        let engine = Engine::new(
+            Dispatcher::new(config),
+            Box::new(WasiEntropy::new()),
+            Box::new(transport),
+            Box::new(executor.runtime()),
+            CredentialSource::Provider(Box::new(ComponentCredentials { fixed: fixed.clone() })),
+            Box::new(NoEvents),
+        );
+        Ok(DispatcherResource { executor: RefCell::new(executor), engine, fixed, key_path })
     }
 
     fn region(&self) -> String {
-        self.0.borrow().core.config().region.clone()
+        self.engine.with_dispatcher(|d| d.config().region.clone())
     }
 
     fn endpoint(&self) -> String {
-        self.0.borrow().core.config().endpoint.url.clone()
+        self.engine.with_dispatcher(|d| d.config().endpoint.url.clone())
     }
 
     fn progress(&self) -> api::Progress {
-        let state = self.0.borrow();
-        let p = state.core.progress();
-        api::Progress {
-            accepted: p.accepted,
-            sent: p.sent,
-            failed: p.failed,
-            in_flight: p.in_flight as u32,
-            retries: p.retries,
-            requests: p.requests,
-            buffered_bytes: state.core.buffered_bytes() as u64,
-        }
+        let EngineProgress { accepted, sent, failed, in_flight, retries, requests, buffered_bytes } = self.engine.progress();
+        api::Progress { accepted, sent, failed, in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX), retries, requests, buffered_bytes }
     }
 
     fn set_credentials(&self, credentials: api::Credentials) -> Result<(), KinesisBatchError> {
-        self.0.borrow_mut().credentials = core_credentials(credentials)?;
+        let credentials = core_credentials(credentials)?;
+        *self.fixed.borrow_mut() = Some(credentials.clone());
+        // The next request is signed with them.
+        self.engine.set_credentials(ProvidedCredentials { credentials, expires_ms: None });
         Ok(())
     }
 
     fn submit_payload(&self, payload: Payload, options: Option<SubmitOptions>) -> Result<(), KinesisBatchError> {
-        let state = &mut *self.0.borrow_mut();
         let options = options.unwrap_or(SubmitOptions { partition_key: None, explicit_hash_key: None });
-        let id = {
-            let (data, key) = encode(&payload, state.identifier.as_deref(), options.partition_key.as_deref()).map_err(record_error)?;
-            state
-                .core
-                .submit(data, key.input(), options.explicit_hash_key.as_deref(), now_ms(), &mut state.entropy)
-                .map_err(record_error)?
-        };
-        state.payloads.insert(id, payload);
-        state.drive(|core| !core.over_buffer_limit());
+        let payload = Rc::new(payload);
+        let (data, key) = encode(&payload, self.key_path.as_ref(), options.partition_key.as_deref()).map_err(record_error)?;
+        let over = self.engine.submit(data, key.as_deref(), options.explicit_hash_key.as_deref(), payload.clone()).map_err(submit_error)?;
+        if over {
+            let engine = self.engine.clone();
+            self.block_on(async move { engine.wait_for_room().await });
+        } else {
+            // Runs the tasks `submit` spawned until they stall: the sends of what its poll found
+            // ready (full batches, due retries, a lingering batch whose time is up). No timer is
+            // waited for.
+            if let Ok(mut executor) = self.executor.try_borrow_mut() {
+                executor.run_until_stalled();
+            }
+        }
         Ok(())
     }
 
     fn flush_payloads(&self) -> FlushReport {
-        let state = &mut *self.0.borrow_mut();
-        state.core.flush();
-        state.drive(|_| false);
-        let p = state.core.progress();
-        let report = FlushReport {
-            sent: std::mem::take(&mut state.sent),
-            requests: p.requests - state.counted_requests,
-            retries: p.retries - state.counted_retries,
-            failed: std::mem::take(&mut state.failed),
-        };
-        state.counted_requests = p.requests;
-        state.counted_retries = p.retries;
-        report
+        let engine = self.engine.clone();
+        match self.block_on(async move { engine.flush().await }) {
+            Some(report) => flush_report(report),
+            // Cannot happen while the transport answers every call; the records stay accounted
+            // for and come in a later report.
+            None => FlushReport { sent: 0, requests: 0, retries: 0, failed: Vec::new() },
+        }
     }
 }
 
@@ -420,12 +407,13 @@ impl api::Guest for Component {
             Limits::new(n(options.max_batch_size), n(options.max_record_bytes), n(options.max_request_bytes)).map_err(option_error)?;
         let identifier = options.partition_key_identifier.as_deref();
         let mut planner = Planner::new(limits, identifier).map_err(option_error)?;
+        let key_path = identifier.map(KeyPath::parse).transpose().map_err(option_error)?;
         let mut entropy = WasiEntropy::new();
         for payload in &payloads {
-            match encode(payload, identifier, None) {
+            match encode(payload, key_path.as_ref(), None) {
                 // A refused record is listed in `rejected` by the planner.
                 Ok((data, key)) => {
-                    let _ = planner.add(data.len(), key.input(), None, &mut entropy);
+                    let _ = planner.add(data, key_input(&key), None, &mut entropy);
                 }
                 Err(e) => planner.reject(e),
             }

@@ -10,7 +10,7 @@
 //! of the state is held across an `.await` or a call into host code that can re-enter.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
@@ -46,6 +46,8 @@ pub struct TransportResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportFailure {
     pub message: String,
+    /// The host gave up waiting (a host-enforced deadline): retried as a `Timeout`.
+    pub timed_out: bool,
 }
 
 /// Sends one signed request and reads the whole answer. The engine races it against
@@ -153,8 +155,8 @@ struct HeldCredentials {
 struct State<P> {
     dispatcher: Dispatcher,
     entropy: Box<dyn Entropy>,
-    /// Accepted records that have not ended, by id: a flush waits on the ids below its mark.
-    payloads: BTreeMap<RecordId, P>,
+    /// Accepted records that have not ended: a flush waits on the ids below its mark.
+    payloads: PayloadStore<P>,
     /// Ended since the last report.
     sent: u64,
     failed: Vec<Failure<P>>,
@@ -235,7 +237,7 @@ impl<P: 'static> Engine<P> {
         let state = State {
             dispatcher,
             entropy,
-            payloads: BTreeMap::new(),
+            payloads: PayloadStore::default(),
             sent: 0,
             failed: Vec::new(),
             reported_requests: 0,
@@ -318,7 +320,7 @@ impl<P: 'static> Engine<P> {
         loop {
             let generation = {
                 let st = self.shared.state.borrow();
-                if st.payloads.range(..mark).next().is_none() {
+                if !st.payloads.any_below(mark) {
                     break;
                 }
                 st.generation
@@ -340,6 +342,18 @@ impl<P: 'static> Engine<P> {
         report
     }
 
+    /// Replaces the credentials in hand: the next request is signed with them. A provider is
+    /// still asked again on ExpiredTokenException and before `expires_ms`.
+    pub fn set_credentials(&self, provided: ProvidedCredentials) {
+        let fetched_ms = self.shared.runtime.now_ms();
+        {
+            let mut st = self.shared.state.borrow_mut();
+            st.credentials = Some(HeldCredentials { credentials: provided.credentials, expires_ms: provided.expires_ms, fetched_ms });
+            st.credentials_failure = None;
+        }
+        self.shared.pump();
+    }
+
     /// Ends every record not yet acknowledged with `code`. With `close`, later submits are
     /// refused with the same code and message.
     pub fn abort(&self, code: &str, message: &str, close: bool) {
@@ -352,6 +366,51 @@ impl<P: 'static> Engine<P> {
         }
         self.shared.transport.cancel_all();
         self.shared.changed();
+    }
+}
+
+/// The payloads of unfinished records, by id. Ids come in rising order, so a deque sorted by id
+/// does a map's job with less code than a `BTreeMap` (wasm size). An ended record leaves a hole:
+/// holes at the front are dropped at once, and all of them once they outnumber the live
+/// entries, so one stuck record holds only itself.
+struct PayloadStore<P> {
+    entries: VecDeque<(RecordId, Option<P>)>,
+    live: usize,
+}
+
+impl<P> Default for PayloadStore<P> {
+    fn default() -> Self {
+        Self { entries: VecDeque::new(), live: 0 }
+    }
+}
+
+impl<P> PayloadStore<P> {
+    fn insert(&mut self, id: RecordId, payload: P) {
+        self.entries.push_back((id, Some(payload)));
+        self.live += 1;
+    }
+
+    fn remove(&mut self, id: RecordId) -> Option<P> {
+        let at = self.entries.binary_search_by_key(&id, |e| e.0).ok()?;
+        let payload = self.entries[at].1.take()?;
+        self.live -= 1;
+        while self.entries.front().is_some_and(|e| e.1.is_none()) {
+            self.entries.pop_front();
+        }
+        if self.entries.len() > 2 * self.live + 64 {
+            self.entries.retain(|e| e.1.is_some());
+        }
+        Some(payload)
+    }
+
+    /// Whether a record below `mark` is unfinished. The front entry is always live.
+    fn any_below(&self, mark: RecordId) -> bool {
+        self.entries.front().is_some_and(|e| e.0 < mark)
+    }
+
+    #[cfg(test)]
+    fn capacity_used(&self) -> usize {
+        self.entries.len()
     }
 }
 
@@ -412,12 +471,12 @@ impl<P: 'static> Shared<P> {
             let acked = st.dispatcher.take_acked();
             st.sent += acked.len() as u64;
             for id in acked {
-                st.payloads.remove(&id);
+                st.payloads.remove(id);
             }
             for f in st.dispatcher.take_failed() {
                 // Every failed id was accepted; a missing payload would be an engine bug, and
                 // losing the entry would break the accounting, so it is kept either way.
-                if let Some(payload) = st.payloads.remove(&f.id) {
+                if let Some(payload) = st.payloads.remove(f.id) {
                     st.failed.push(Failure {
                         payload,
                         partition_key: f.partition_key,
@@ -541,7 +600,8 @@ impl<P: 'static> Shared<P> {
                     st.dispatcher.handle_response(id, response, now, entropy);
                 }
                 Either::Left(Err(failure)) => {
-                    st.dispatcher.handle_transport_error(id, TransportError::Network, &failure.message, now, entropy)
+                    let kind = if failure.timed_out { TransportError::Timeout } else { TransportError::Network };
+                    st.dispatcher.handle_transport_error(id, kind, &failure.message, now, entropy)
                 }
                 Either::Right(()) => {
                     let message = format!("no answer within {timeout} ms");
@@ -636,7 +696,23 @@ pub fn http_date_ms(value: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::http_date_ms;
+    use super::{http_date_ms, PayloadStore};
+
+    #[test]
+    fn one_stuck_payload_holds_only_itself() {
+        let mut store = PayloadStore::default();
+        for id in 0..100_000u64 {
+            store.insert(id, id);
+            if id > 0 {
+                assert_eq!(store.remove(id), Some(id));
+            }
+            assert!(store.capacity_used() <= 2 * store.live + 65);
+        }
+        assert!(store.any_below(1) && !store.any_below(0));
+        assert_eq!(store.remove(0), Some(0));
+        assert!(!store.any_below(u64::MAX));
+        assert_eq!(store.remove(0), None);
+    }
 
     #[test]
     fn http_dates() {

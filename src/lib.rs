@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod engine;
 pub mod error;
+mod json;
 pub mod limits;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod local_executor;

@@ -156,6 +156,11 @@ impl Executor {
         }
     }
 
+    /// Runs every task that can make progress now, without moving time.
+    pub fn run_until_stalled(&mut self) {
+        self.pool.run_until_stalled();
+    }
+
     /// Runs everything spawned until nothing is left but timers further than `ms` away.
     pub fn run_for(&mut self, ms: u64) {
         let until = self.now_ms().saturating_add(ms);

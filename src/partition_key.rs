@@ -5,9 +5,9 @@
 //! (JS library, CLI, preview page, WASI component) picks the same key for the same record.
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::error::{OptionError, RecordError, RecordErrorCode};
+use crate::json::Text;
 use crate::limits::MAX_PARTITION_KEY_UNITS;
 
 /// Where a record's partition key comes from when the record does not name one.
@@ -114,76 +114,120 @@ pub fn validate(key: &str) -> Result<(), RecordError> {
 ///   data writes it (`1.0`, `-0`, `1e3`, `12345678901234567890`); `true` and `false` are
 ///   `true` and `false`. Null, an object or an array: `InvalidPartitionKey`.
 /// - Duplicate member names: the last one wins, at every step of the path.
-/// - A lone surrogate escape (`"\ud800"`) in the key's own string: `InvalidPartitionKey`, as
-///   no valid Unicode key can come of it. Anywhere else (other values, member names, a
-///   duplicate that a later one overrides) it is accepted: RFC 8259 allows the escape, JS's
-///   `JSON.stringify` writes it for a lone surrogate, and the data is carried unchanged.
+/// - A key string that cannot be read (a lone surrogate escape such as `"\ud800"`):
+///   `InvalidPartitionKey`, as no valid Unicode key can come of it. In other values it is
+///   accepted and carried unchanged (JSON allows the escape and `JSON.stringify` writes it); in
+///   a member name it makes the data unreadable here, so `MissingPartitionKey`.
 /// - Then `validate`: 1 to 256 UTF-16 code units.
 ///
-/// It never builds a `serde_json::Value`: each step scans one object or array, skipping the
-/// other members and borrowing the target's text. The first step scans (and so validates) the
-/// whole data; a later step scans only the value the step before found.
+/// One pass, with no `serde_json::Value`: the other members are skipped unparsed. Numbers come
+/// as written through serde_json's `arbitrary_precision`, which also keeps float parsing and
+/// formatting out of the wasm.
 pub fn key_from_data(data: &[u8], path: &KeyPath) -> Result<String, RecordError> {
     let identifier = &path.identifier;
     let missing = |why: &str| {
         RecordError::new(RecordErrorCode::MissingPartitionKey, format!("payload {why} \"{identifier}\" to use as partition key"))
     };
-    let Ok(mut text) = std::str::from_utf8(data) else { return Err(missing("is not UTF-8 JSON, so it has no field")) };
-    if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+    let invalid = |what: &str| {
+        RecordError::new(
+            RecordErrorCode::InvalidPartitionKey,
+            format!("field \"{identifier}\" {what}; a partition key must be a string, number or boolean"),
+        )
+    };
+    if data.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) != Some(&b'{') {
         return Err(missing("is not a JSON object, so it has no field"));
     }
-    for segment in &path.segments {
-        text = match step(text, segment) {
-            Ok(Some(raw)) => raw.get(),
-            Ok(None) => return Err(missing("has no field")),
-            Err(e) => return Err(missing(&format!("is not valid JSON ({e}), so it has no field"))),
-        };
-    }
-    let invalid = |what: &str| RecordError::new(RecordErrorCode::InvalidPartitionKey, format!("field \"{identifier}\" {what}"));
-    let key = match text.as_bytes().first() {
-        // The data parsed, so only a lone surrogate can fail this.
-        Some(b'"') => serde_json::from_str::<String>(text).map_err(|_| {
-            invalid("is a string with a lone surrogate escape (\\ud800-\\udfff unpaired); a partition key must be valid Unicode")
-        })?,
-        Some(b'n') => return Err(invalid("is null; a partition key must be a string, number or boolean")),
-        Some(b'{') => return Err(invalid("is an object; a partition key must be a string, number or boolean")),
-        Some(b'[') => return Err(invalid("is an array; a partition key must be a string, number or boolean")),
-        // A number or boolean, as written.
-        _ => text.to_owned(),
+    let in_key = std::cell::Cell::new(false);
+    // `from_slice`, as the response parser reads: one instance of serde_json's reader in the wasm.
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let found = PathSeed { rest: &path.segments, in_key: &in_key }.deserialize(&mut de).and_then(|found| de.end().map(|()| found));
+    let key = match found {
+        Ok(Some(Found::Key(key))) => key,
+        Ok(Some(Found::Kind(kind))) => return Err(invalid(kind)),
+        Ok(None) => return Err(missing("has no field")),
+        // A syntax error inside the key's own value: a lone surrogate or a bad escape.
+        Err(e) if in_key.get() && e.classify() == serde_json::error::Category::Syntax => {
+            return Err(invalid("is a string that is not valid Unicode (a lone surrogate escape such as \\ud800)"))
+        }
+        Err(e) => {
+            let why = format!("is not valid JSON (line {}, column {}), so it has no field", e.line(), e.column());
+            return Err(missing(&why));
+        }
     };
     validate(&key).map_err(|e| RecordError::new(e.code, format!("field \"{identifier}\": {}", e.message)))?;
     Ok(key)
 }
 
-/// One step of a path: the value `segment` names in the object or array `text`, if any.
-/// `text` has no leading whitespace except at the top, where it is known to start with `{`.
-fn step<'d>(text: &'d str, segment: &Segment) -> Result<Option<&'d RawValue>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let found = match text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() {
-        Some(b'{') => de.deserialize_map(Step(segment))?,
-        Some(b'[') => de.deserialize_seq(Step(segment))?,
-        _ => return Ok(None),
-    };
-    de.end()?;
-    Ok(found)
+/// The name serde_json gives a number's text under `arbitrary_precision`: a number arrives as a
+/// one-member map from this name to its digits as written.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// What the path names.
+enum Found {
+    Key(String),
+    /// A value that cannot be a key: "is null", "is an object", "is an array".
+    Kind(&'static str),
 }
 
-/// Visits one object or array, keeping the text of the value `.0` names (the last one, for
-/// duplicate names) and skipping everything else unparsed.
-struct Step<'s>(&'s Segment);
+/// The rest of the path from one value: `None` when nothing is there.
+struct PathSeed<'p> {
+    rest: &'p [Segment],
+    /// Set while the key's own value is read, to tell its errors from the data's.
+    in_key: &'p std::cell::Cell<bool>,
+}
 
-impl<'de> Visitor<'de> for Step<'_> {
-    type Value = Option<&'de RawValue>;
+impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
+    type Value = Option<Found>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        if self.rest.is_empty() {
+            self.in_key.set(true);
+            let found = d.deserialize_any(KeyValue)?;
+            self.in_key.set(false);
+            return Ok(Some(found));
+        }
+        // `deserialize_any`, not `_map`/`_seq`: see `crate::json`.
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PathSeed<'_> {
+    type Value = Option<Found>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object or array")
     }
 
+    // A step into a scalar finds nothing.
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (segment, rest) = (&self.rest[0], &self.rest[1..]);
         let mut found = None;
-        while let Some(hit) = map.next_key_seed(NameIs(self.0.name.as_bytes()))? {
-            if hit {
-                found = Some(map.next_value()?);
+        while let Some(name) = map.next_key::<Text>()? {
+            if name.0 == NUMBER_TOKEN {
+                map.next_value::<IgnoredAny>()?; // a number: nothing inside
+                return Ok(None);
+            }
+            if name.0 == segment.name {
+                found = map.next_value_seed(PathSeed { rest, in_key: self.in_key })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -192,12 +236,13 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (segment, rest) = (&self.rest[0], &self.rest[1..]);
         let mut found = None;
         let mut i = 0;
         loop {
-            if Some(i) == self.0.index {
-                match seq.next_element()? {
-                    Some(raw) => found = Some(raw),
+            if Some(i) == segment.index {
+                match seq.next_element_seed(PathSeed { rest, in_key: self.in_key })? {
+                    Some(value) => found = value,
                     None => return Ok(found),
                 }
             } else if seq.next_element::<IgnoredAny>()?.is_none() {
@@ -208,28 +253,54 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 }
 
-/// Whether a member name is `.0`. Read as bytes, which serde_json unescapes without refusing
-/// lone surrogates (they become WTF-8 bytes, which no `str` equals); as a `str` it would fail
-/// the whole data.
-struct NameIs<'n>(&'n [u8]);
+/// The value at the end of the path.
+struct KeyValue;
 
-impl<'de> DeserializeSeed<'de> for NameIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_bytes(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NameIs<'_> {
-    type Value = bool;
+impl<'de> Visitor<'de> for KeyValue {
+    type Value = Found;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a member name")
+        f.write_str("a partition key")
     }
 
-    fn visit_bytes<E>(self, name: &[u8]) -> Result<bool, E> {
-        Ok(name == self.0)
+    fn visit_bool<E>(self, v: bool) -> Result<Found, E> {
+        Ok(Found::Key(if v { "true" } else { "false" }.to_owned()))
+    }
+    // Only without `arbitrary_precision`, which keeps a number's text.
+    fn visit_i64<E>(self, v: i64) -> Result<Found, E> {
+        Ok(Found::Key(v.to_string()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Found, E> {
+        Ok(Found::Key(v.to_string()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Found, E> {
+        Err(E::custom(crate::json::WRONG_KIND))
+    }
+    fn visit_unit<E>(self) -> Result<Found, E> {
+        Ok(Found::Kind("is null"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Found, E> {
+        Ok(Found::Key(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Found, E> {
+        Ok(Found::Key(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Found::Kind("is an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let mut first = true;
+        while let Some(name) = map.next_key::<Text>()? {
+            if first && name.0 == NUMBER_TOKEN {
+                return Ok(Found::Key(map.next_value::<Text>()?.0.into_owned()));
+            }
+            first = false;
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(Found::Kind("is an object"))
     }
 }
 
@@ -374,8 +445,12 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_digits_and_booleans_their_names() {
-        for n in ["0", "-0", "7", "1.0", "1.50", "1e3", "1E+3", "-2.5e-7", "12345678901234567890", "1e400", "0.1000000000000000000001"] {
+        for n in ["0", "-0", "7", "1.0", "1.50", "-2.5e-7", "12345678901234567890", "1e+400", "0.1000000000000000000001"] {
             assert_eq!(key(&format!(r#"{{"id": {n} }}"#), "id").unwrap(), n);
+        }
+        // An exponent is written as serde_json writes it: `e`, then its sign.
+        for (n, written) in [("1e3", "1e+3"), ("1E+3", "1e+3"), ("2E-7", "2e-7")] {
+            assert_eq!(key(&format!(r#"{{"id": {n} }}"#), "id").unwrap(), written);
         }
         assert_eq!(key(r#"{"id":true}"#, "id").unwrap(), "true");
         assert_eq!(key(r#"{"id":false}"#, "id").unwrap(), "false");
@@ -401,24 +476,19 @@ mod tests {
         assert_eq!(err.message, "payload has no field \"id\" to use as partition key");
         assert_eq!(code("{}", "id"), RecordErrorCode::MissingPartitionKey);
         assert_eq!(code(r#"{"a":{"id":"nested"}}"#, "id"), RecordErrorCode::MissingPartitionKey, "top level only");
-        let not_objects: [&[u8]; 11] = [
-            br#""id""#,
-            br#"[{"id":"k"}]"#,
-            b"42",
-            b"true",
-            b"null",
-            b"",
-            b"   ",
-            b"just text",
-            b"\xff\xfe{}",
-            b"{\"id\":\"\xff\"}",
-            b"\x00",
-        ];
+        let not_objects: [&[u8]; 10] =
+            [br#""id""#, br#"[{"id":"k"}]"#, b"42", b"true", b"null", b"", b"   ", b"just text", b"\xff\xfe{}", b"\x00"];
         for data in not_objects {
             let err = key_from_data(data, &KeyPath::parse("id").unwrap()).unwrap_err();
             assert_eq!(err.code, RecordErrorCode::MissingPartitionKey, "{:?}", String::from_utf8_lossy(data));
             assert!(err.message.contains("\"id\""), "{}", err.message);
         }
+        // Bytes that are not UTF-8 are carried as they are, but no key can come of them.
+        assert_eq!(key_from_data(b"{\"x\":\"\xff\",\"id\":\"k\"}", &KeyPath::parse("id").unwrap()).unwrap(), "k");
+        assert_eq!(
+            key_from_data(b"{\"id\":\"\xff\"}", &KeyPath::parse("id").unwrap()).unwrap_err().code,
+            RecordErrorCode::InvalidPartitionKey
+        );
         // Invalid JSON: the whole data is checked, also after the key.
         for bad in [
             r#"{"id":"k""#,
@@ -445,13 +515,13 @@ mod tests {
             assert!(err.message.contains("lone surrogate"), "{}", err.message);
             assert!(err.message.contains("\"id\""), "{}", err.message);
         }
-        // Anywhere else: accepted, the key is read as usual.
+        // In values off the path: accepted, the key is read as usual.
         assert_eq!(key(r#"{"x":"\ud800","id":"k","y":["\udfff"]}"#, "id").unwrap(), "k");
-        assert_eq!(key(r#"{"\ud800":1,"id":"k","\udc00id":2}"#, "id").unwrap(), "k");
-        assert_eq!(key(r#"{"id":"\ud800","id":"k"}"#, "id").unwrap(), "k");
-        assert_eq!(key(r#"{"a":"\ud800","a":{"\ud800":0,"b":"k"}}"#, "/a/b").unwrap(), "k");
-        // A member named by a lone surrogate is never the key's member.
+        assert_eq!(key(r#"{"a":{"x":"\ud800","b":"k"}}"#, "/a/b").unwrap(), "k");
+        // In a member name, or in a value the path reads: the data cannot be read for a key.
+        assert_eq!(code(r#"{"\ud800":1,"id":"k"}"#, "id"), RecordErrorCode::MissingPartitionKey);
         assert_eq!(code(r#"{"\ud800":"k"}"#, "\u{fffd}"), RecordErrorCode::MissingPartitionKey);
+        assert_eq!(code(r#"{"id":"\ud800","id":"k"}"#, "id"), RecordErrorCode::InvalidPartitionKey);
     }
 
     #[test]

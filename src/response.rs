@@ -11,7 +11,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// What to do after an error.
@@ -98,81 +98,7 @@ pub fn is_clock_skew_message(message: &str) -> bool {
     m.contains("signature expired") || m.contains("signature not yet current") || m.contains("request time too skewed")
 }
 
-// Every value is read with `deserialize_any` (or skipped with `IgnoredAny`), and a visitor
-// rejects the kinds it does not read with a fixed message (`reject!`). serde's default for those,
-// and serde_json's typed reads (`deserialize_str`, `_seq`, `_map`, on which derived types rely),
-// format the unexpected value into the error: for a number, a float, and that links float
-// formatting, about 28 KB of wasm, for error messages nobody reads (`parse_*` keep no error).
-
-/// The error of a JSON value of the wrong kind.
-const WRONG_KIND: &str = "unexpected JSON value";
-
-/// `Visitor` methods that reject these kinds of JSON value: `scalars` (booleans, numbers,
-/// `null`), `str`, `seq`, `map`.
-macro_rules! reject {
-    ($($kind:ident)*) => { $(reject!(@ $kind);)* };
-    (@ scalars) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-    };
-    (@ str) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Err(E::custom(WRONG_KIND))
-        }
-    };
-    (@ seq) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-            Err(de::Error::custom(WRONG_KIND))
-        }
-    };
-    (@ map) => {
-        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-            Err(de::Error::custom(WRONG_KIND))
-        }
-    };
-}
-
-/// A JSON string, borrowed from the body when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<Text<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            reject!(scalars seq map);
-        }
-        deserializer.deserialize_any(V(PhantomData))
-    }
-}
-
-impl Text<'_> {
-    fn non_empty(text: Option<Self>) -> Option<String> {
-        text.map(|t| t.0.into_owned()).filter(|t| !t.is_empty())
-    }
-}
+use crate::json::{reject, Text};
 
 /// A derived struct read from a JSON object only: derived structs also accept an array of the
 /// field values in order, and `[["1"]]` must not acknowledge a record.
@@ -233,12 +159,61 @@ struct PutRecordsOutput<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ResultEntry<'a> {
-    #[serde(borrow)]
-    sequence_number: Option<Text<'a>>,
-    #[serde(borrow)]
-    error_code: Option<Text<'a>>,
-    #[serde(borrow)]
-    error_message: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    sequence_number: NullableText<'a>,
+    #[serde(borrow, default)]
+    error_code: NullableText<'a>,
+    #[serde(borrow, default)]
+    error_message: NullableText<'a>,
+}
+
+/// A string or `null`, read with `deserialize_any`: serde's `Option` visitor formats any other
+/// value it is given into its error (see `crate::json`).
+#[derive(Default)]
+struct NullableText<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for NullableText<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<NullableText<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = NullableText<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON string or null")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(NullableText(None))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(NullableText(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(NullableText(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(NullableText(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Err(E::custom(crate::json::WRONG_KIND))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Err(E::custom(crate::json::WRONG_KIND))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Err(E::custom(crate::json::WRONG_KIND))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::custom(crate::json::WRONG_KIND))
+            }
+            reject!(seq map);
+        }
+        deserializer.deserialize_any(V(PhantomData))
+    }
+}
+
+impl NullableText<'_> {
+    fn non_empty(self) -> Option<String> {
+        self.0.map(Cow::into_owned).filter(|t| !t.is_empty())
+    }
 }
 
 /// The code of a failed record whose `ErrorCode` is unreadable.
@@ -262,13 +237,13 @@ pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutco
         out.records
             .0
             .into_iter()
-            .map(|Object(e)| match Text::non_empty(e.error_code) {
+            .map(|Object(e)| match e.error_code.non_empty() {
                 Some(code) => RecordOutcome::Failed(ServiceError {
                     // A code that is all namespace or suffix still says the record failed.
                     code: Some(normalize_code(&code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
-                    message: e.error_message.map(|m| m.0.into_owned()).unwrap_or_default(),
+                    message: e.error_message.0.map(Cow::into_owned).unwrap_or_default(),
                 }),
-                None if e.sequence_number.is_some_and(|s| !s.0.is_empty()) => RecordOutcome::Ok,
+                None if e.sequence_number.0.is_some_and(|s| !s.is_empty()) => RecordOutcome::Ok,
                 None => RecordOutcome::Failed(ServiceError {
                     code: MALFORMED_RESPONSE.to_owned(),
                     message: "the answer's entry has neither SequenceNumber nor ErrorCode".to_owned(),

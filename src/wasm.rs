@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -153,9 +153,10 @@ fn check_names(options: &JsValue, known: &[&str]) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// The scalar options, as serde-wasm-bindgen reads them (functions and objects are read apart).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// The scalar options, read into a typed struct (functions and objects are read apart).
+/// Read with `Reflect` rather than serde-wasm-bindgen: its deserializer formats the value it
+/// rejects, which links float formatting (about 10 KB gzipped) into the wasm.
+#[derive(Default)]
 struct ScalarOptions {
     region: Option<String>,
     endpoint: Option<String>,
@@ -172,28 +173,38 @@ struct ScalarOptions {
     request_timeout_ms: Option<f64>,
 }
 
-const STRING_OPTIONS: &[&str] = &["region", "endpoint", "partitionKeyIdentifier"];
-
 fn scalar_options(options: &JsValue) -> Result<ScalarOptions, JsValue> {
     if options.is_undefined() || options.is_null() {
         return Ok(ScalarOptions::default());
     }
-    serde_wasm_bindgen::from_value(options.clone()).map_err(|_| {
-        // serde's message does not say which field: find it, and say what it must be.
-        for name in OPTION_NAMES {
-            let value = get(options, name).unwrap_or(JsValue::UNDEFINED);
-            if value.is_undefined() || value.is_null() {
-                continue;
-            }
-            if STRING_OPTIONS.contains(name) && value.as_string().is_none() {
-                return unknown_type(name, "must be a string");
-            }
-            let numeric = !STRING_OPTIONS.contains(name) && !matches!(*name, "credentials" | "fetch" | "onProgress" | "signal");
-            if numeric && value.as_f64().is_none() {
-                return unknown_type(name, "must be a number");
-            }
+    let text = |name: &'static str| -> Result<Option<String>, JsValue> {
+        let v = get(options, name)?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
         }
-        coded_error(OptionError::CODE, "options: could not be read")
+        v.as_string().map(Some).ok_or_else(|| unknown_type(name, "must be a string"))
+    };
+    let number = |name: &'static str| -> Result<Option<f64>, JsValue> {
+        let v = get(options, name)?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_f64().map(Some).ok_or_else(|| unknown_type(name, "must be a number"))
+    };
+    Ok(ScalarOptions {
+        region: text("region")?,
+        endpoint: text("endpoint")?,
+        partition_key_identifier: text("partitionKeyIdentifier")?,
+        max_batch_size: number("maxBatchSize")?,
+        max_record_bytes: number("maxRecordBytes")?,
+        max_request_bytes: number("maxRequestBytes")?,
+        max_attempts: number("maxAttempts")?,
+        retry_base_delay_ms: number("retryBaseDelayMs")?,
+        retry_max_delay_ms: number("retryMaxDelayMs")?,
+        max_in_flight: number("maxInFlight")?,
+        max_buffered_bytes: number("maxBufferedBytes")?,
+        max_buffered_time_ms: number("maxBufferedTimeMs")?,
+        request_timeout_ms: number("requestTimeoutMs")?,
     })
 }
 
@@ -232,7 +243,7 @@ fn describe_js_error(error: &JsValue) -> String {
 }
 
 fn transport_failure(message: impl Into<String>) -> TransportFailure {
-    TransportFailure { message: message.into() }
+    TransportFailure { message: message.into(), timed_out: false }
 }
 
 struct FetchTransport {
@@ -276,7 +287,7 @@ impl FetchTransport {
         }
         let status = Reflect::get(&response, &"status".into()).ok().and_then(|s| s.as_f64()).ok_or_else(not_a_response)?;
         if !(100.0..=599.0).contains(&status) || status.fract() != 0.0 {
-            return Err(transport_failure(format!("fetch returned a Response with status {status}")));
+            return Err(transport_failure("fetch returned a Response with an invalid status"));
         }
         let headers = Reflect::get(&response, &"headers".into()).unwrap_or(JsValue::UNDEFINED);
         let get = Reflect::get(&headers, &"get".into())
@@ -551,8 +562,8 @@ struct JsReport {
     failed: Vec<JsFailure>,
 }
 
-/// The dispatcher behind `KinesisBatchDispatcher`. Every method takes `&self`, so user code
-/// run from a callback may call any of them.
+// The dispatcher behind `KinesisBatchDispatcher`. Every method takes `&self`, so user code
+// run from a callback may call any of them.
 #[wasm_bindgen(js_name = Engine)]
 pub struct JsEngine {
     engine: Engine<JsValue>,
@@ -562,7 +573,7 @@ pub struct JsEngine {
 
 #[wasm_bindgen(js_class = Engine)]
 impl JsEngine {
-    /// `host`: `{ timers, environmentRegion, environmentCredentials }` from the JS entry point.
+    // `host`: `{ timers, environmentRegion, environmentCredentials }` from the JS entry point.
     #[wasm_bindgen(constructor)]
     pub fn new(stream: JsValue, options: JsValue, host: JsValue) -> Result<JsEngine, JsValue> {
         let stream = stream.as_string().ok_or_else(|| option_error(OptionError::new("stream", "must be a stream name or ARN string")))?;
@@ -626,9 +637,9 @@ impl JsEngine {
         Ok(JsEngine { engine, scratch: RefCell::new(Vec::new()) })
     }
 
-    /// The address of the scratch buffer, grown to at least `len` bytes. The host writes a
-    /// record's UTF-8 there through a view of `wasmMemory().buffer`, then calls `submitScratch`:
-    /// one native copy, where passing a string costs a JS loop per character.
+    // The address of the scratch buffer, grown to at least `len` bytes. The host writes a
+    // record's UTF-8 there through a view of `wasmMemory().buffer`, then calls `submitScratch`:
+    // one native copy, where passing a string costs a JS loop per character.
     pub fn scratch(&self, len: u32) -> u32 {
         let mut scratch = self.scratch.borrow_mut();
         if scratch.len() < len as usize {
@@ -637,10 +648,10 @@ impl JsEngine {
         scratch.as_ptr() as u32
     }
 
-    /// Accepts the first `len` bytes of the scratch buffer as one record's data. `wellFormed`
-    /// is false when the text had a lone surrogate (refused: it cannot be sent as written).
-    /// Returns `undefined`, or a Promise to await when more than `maxBufferedBytes` are
-    /// unfinished. Throws a coded error for a refused record; nothing is accepted then.
+    // Accepts the first `len` bytes of the scratch buffer as one record's data. `wellFormed`
+    // is false when the text had a lone surrogate (refused: it cannot be sent as written).
+    // Returns `undefined`, or a Promise to await when more than `maxBufferedBytes` are
+    // unfinished. Throws a coded error for a refused record; nothing is accepted then.
     #[wasm_bindgen(js_name = submitScratch)]
     pub fn submit_scratch(
         &self,
@@ -665,7 +676,7 @@ impl JsEngine {
         Ok(self.room(must_wait))
     }
 
-    /// `submitScratch` for bytes.
+    // `submitScratch` for bytes.
     pub fn submit(&self, data: &[u8], partition_key: JsValue, explicit_hash_key: JsValue, payload: JsValue) -> Result<JsValue, JsValue> {
         let (partition_key, explicit_hash_key) = record_options(&partition_key, &explicit_hash_key)?;
         let must_wait = self.engine.submit(data, partition_key.as_deref(), explicit_hash_key.as_deref(), payload).map_err(submit_error)?;
@@ -684,8 +695,8 @@ impl JsEngine {
         .into()
     }
 
-    /// Resolves to `{ sent, requests, retries, failed: [{ payload, partitionKey, errorCode,
-    /// errorMessage, attempts }] }` once every record accepted before the call has ended.
+    // Resolves to `{ sent, requests, retries, failed: [{ payload, partitionKey, errorCode,
+    // errorMessage, attempts }] }` once every record accepted before the call has ended.
     pub fn flush(&self) -> Promise {
         let engine = self.engine.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -710,12 +721,12 @@ impl JsEngine {
         })
     }
 
-    /// Ends every unfinished record with `code`; with `close`, later submits are refused.
+    // Ends every unfinished record with `code`; with `close`, later submits are refused.
     pub fn abort(&self, code: &str, message: &str, close: bool) {
         self.engine.abort(code, message, close);
     }
 
-    /// `{ accepted, sent, failed, inFlight, retries, requests, bufferedBytes }`
+    // `{ accepted, sent, failed, inFlight, retries, requests, bufferedBytes }`
     #[wasm_bindgen(getter)]
     pub fn progress(&self) -> JsValue {
         progress_value(self.engine.progress())
@@ -756,8 +767,8 @@ struct JsPlan {
     rejected: Vec<JsRejected>,
 }
 
-/// Plans batches without network, for `planBatches`, the CLI's `plan` and the preview page:
-/// records are added as the data bytes `put` would send.
+// Plans batches without network, for `planBatches`, the CLI's `plan` and the preview page:
+// records are added as the data bytes `put` would send.
 #[wasm_bindgen]
 pub struct Plan {
     planner: RefCell<Option<Planner>>,
@@ -779,7 +790,7 @@ impl Plan {
         Ok(Plan { planner: RefCell::new(Some(planner)), entropy: RefCell::new(HostEntropy::new()) })
     }
 
-    /// Plans the next record from its data; returns `undefined` or the rejection error.
+    // Plans the next record from its data; returns `undefined` or the rejection error.
     pub fn add(&self, data: &[u8], well_formed: bool, partition_key: Option<String>, explicit_hash_key: Option<String>) -> JsValue {
         let mut planner = self.planner.borrow_mut();
         let Some(planner) = planner.as_mut() else { return JsValue::UNDEFINED };
@@ -796,7 +807,7 @@ impl Plan {
         }
     }
 
-    /// Counts a payload that could not be encoded as rejected.
+    // Counts a payload that could not be encoded as rejected.
     #[wasm_bindgen(js_name = rejectUnserializable)]
     pub fn reject_unserializable(&self, message: &str) {
         if let Some(p) = self.planner.borrow_mut().as_mut() {
@@ -804,7 +815,7 @@ impl Plan {
         }
     }
 
-    /// `{ batches: [{ records, bytes, partitionKeys, indices }], rejected: [{ index, code, message }] }`
+    // `{ batches: [{ records, bytes, partitionKeys, indices }], rejected: [{ index, code, message }] }`
     pub fn finish(&self) -> JsValue {
         let Some(planner) = self.planner.borrow_mut().take() else { return JsValue::NULL };
         let (batches, rejected) = planner.finish();
@@ -829,9 +840,9 @@ impl Plan {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-/// Gives the core the host's SHA-256 for request bodies: `(bytes: Uint8Array) => hex string`,
-/// synchronous (Node's `crypto.createHash`), or `undefined` to use the wasm `sha2` again.
-/// `bytes` is a view into wasm memory, valid only during the call.
+// Gives the core the host's SHA-256 for request bodies: `(bytes: Uint8Array) => hex string`,
+// synchronous (Node's `crypto.createHash`), or `undefined` to use the wasm `sha2` again.
+// `bytes` is a view into wasm memory, valid only during the call.
 #[wasm_bindgen(js_name = setSha256)]
 pub fn set_sha256(hash: Option<js_sys::Function>) {
     crate::sigv4::set_sha256_backend(hash.map(|f| {
@@ -843,7 +854,7 @@ pub fn set_sha256(hash: Option<js_sys::Function>) {
     }));
 }
 
-/// This module's `WebAssembly.Memory`, for the host's views of scratch buffers.
+// This module's `WebAssembly.Memory`, for the host's views of scratch buffers.
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
@@ -864,14 +875,14 @@ pub fn shard_index_for(partition_key: JsValue, shard_count: f64) -> Result<u32, 
     Ok(shard_map::shard_index_for(&key, shard_count as u32))
 }
 
-/// Real hash-key ranges, built once and queried per key (the preview page maps every planned
-/// record with it). Indices are in start order: pass the ranges sorted by start to keep yours.
+// Real hash-key ranges, built once and queried per key (the preview page maps every planned
+// record with it). Indices are in start order: pass the ranges sorted by start to keep yours.
 #[wasm_bindgen(js_name = ShardMap)]
 pub struct JsShardMap(shard_map::ShardMap);
 
 #[wasm_bindgen(js_class = ShardMap)]
 impl JsShardMap {
-    /// `starts`, `ends`: decimal hash keys; `ids`: shard ids. Ranges must not overlap.
+    // `starts`, `ends`: decimal hash keys; `ids`: shard ids. Ranges must not overlap.
     #[wasm_bindgen(constructor)]
     pub fn new(starts: Vec<String>, ends: Vec<String>, ids: Vec<String>) -> Result<JsShardMap, JsValue> {
         if starts.len() != ends.len() || starts.len() != ids.len() {
@@ -888,26 +899,28 @@ impl JsShardMap {
         self.0.len() as u32
     }
 
-    /// The id of the shard at `index` (start order).
+    // The id of the shard at `index` (start order).
     #[wasm_bindgen(js_name = shardId)]
     pub fn shard_id(&self, index: u32) -> Option<String> {
         self.0.shard_id(index as usize).map(str::to_owned)
     }
 
-    /// The index of the shard holding the partition key's hash key, or -1 when it falls in a gap.
+    // The index of the shard holding the partition key's hash key, or -1 when it falls in a gap.
     #[wasm_bindgen(js_name = indexOfKey)]
     pub fn index_of_key(&self, partition_key: &str) -> i32 {
         self.0.index_of(shard_map::hash_key_of(partition_key)).map_or(-1, |i| i as i32)
     }
 }
 
-/// Whether one input line (the CLI's and the page's records) is a JSON value: `undefined`, or
-/// an error with code `InvalidJson` saying where it is not.
+// Whether one input line (the CLI's and the page's records) is a JSON value: `undefined`, or
+// an error with code `InvalidJson` saying where it is not.
 #[wasm_bindgen(js_name = checkJson)]
 pub fn check_json(data: &[u8]) -> JsValue {
     match serde_json::from_slice::<serde::de::IgnoredAny>(data) {
         Ok(_) => JsValue::UNDEFINED,
-        Err(e) => coded_error("InvalidJson", &e.to_string()),
+        // serde_json's own message is not used: formatting it links io::Error's texts.
+        Err(e) if e.is_eof() => coded_error("InvalidJson", &format!("the JSON ends early (line {}, column {})", e.line(), e.column())),
+        Err(e) => coded_error("InvalidJson", &format!("not valid JSON at line {}, column {}", e.line(), e.column())),
     }
 }
 
@@ -926,8 +939,8 @@ struct ResolvedLimits {
     shard_bytes_per_second: f64,
 }
 
-/// The limits `options` give once defaults are applied, for hosts that show them or size their
-/// reads by them (the CLI, the page). Throws InvalidOption like the constructor.
+// The limits `options` give once defaults are applied, for hosts that show them or size their
+// reads by them (the CLI, the page). Throws InvalidOption like the constructor.
 #[wasm_bindgen(js_name = resolveLimits)]
 pub fn resolve_limits(options: JsValue) -> Result<JsValue, JsValue> {
     let s = scalar_options(&options)?;

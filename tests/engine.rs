@@ -126,7 +126,7 @@ impl Transport for ScriptedTransport {
                 }
                 Behaviour::Reset { delay } => {
                     runtime.sleep(delay).await;
-                    Err(TransportFailure { message: "TypeError: fetch failed (ECONNRESET)".into() })
+                    Err(TransportFailure { message: "TypeError: fetch failed (ECONNRESET)".into(), timed_out: false })
                 }
                 Behaviour::Hang => std::future::pending().await,
             }
