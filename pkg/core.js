@@ -93,14 +93,20 @@ function payloadData(payload) {
 function recordOptions(options) {
   if (options === undefined) return [undefined, undefined];
   if (options === null || typeof options !== 'object') {
-    throw new KinesisBatchError('InvalidOption', 'options: per-record options must be an object', { option: 'options' });
+    throw new KinesisBatchError('InvalidOption', 'options: per-record options must be an object', {
+      option: 'options',
+    });
   }
   try {
     return [options.partitionKey, options.explicitHashKey];
   } catch (error) {
-    throw new KinesisBatchError('InvalidOption', `options: reading a per-record option failed: ${error?.message ?? error}`, {
-      option: 'options',
-    });
+    throw new KinesisBatchError(
+      'InvalidOption',
+      `options: reading a per-record option failed: ${error?.message ?? error}`,
+      {
+        option: 'options',
+      },
+    );
   }
 }
 

@@ -258,7 +258,7 @@ fn new_abort_controller() -> Option<JsValue> {
 }
 
 fn abort_controller(controller: &JsValue) {
-    if let Ok(abort) = Reflect::get(controller, &"abort".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from)) {
+    if let Ok(abort) = Reflect::get(controller, &"abort".into()).and_then(|f| f.dyn_into::<Function>()) {
         let _ = abort.call0(controller);
     }
 }

@@ -134,11 +134,13 @@ impl Transport for ScriptedTransport {
     }
 }
 
+type ProgressHook = Box<dyn Fn(&EngineProgress)>;
+
 #[derive(Default)]
 struct Recorder {
     progress: RefCell<Vec<EngineProgress>>,
     /// Run from `onProgress`: user code that calls back into the engine.
-    on_progress: RefCell<Option<Box<dyn Fn(&EngineProgress)>>>,
+    on_progress: RefCell<Option<ProgressHook>>,
 }
 
 struct RecorderEvents(Rc<Recorder>);

@@ -369,7 +369,8 @@ async function put(values, positionals) {
   try {
     dispatcher = new KinesisBatchDispatcher(stream, { ...options, signal: abort.signal });
   } catch (error) {
-    if (error instanceof KinesisBatchError && error.code === 'InvalidOption') throw new UsageError(optionMessage(error));
+    if (error instanceof KinesisBatchError && error.code === 'InvalidOption')
+      throw new UsageError(optionMessage(error));
     throw error;
   }
 
@@ -450,7 +451,8 @@ async function put(values, positionals) {
   } catch (error) {
     if (!interrupted) inputError = error;
   }
-  if (inputError) stderr.line(`kinesis-batch: reading ${input.name} failed: ${inputError.message}; delivering what was read`);
+  if (inputError)
+    stderr.line(`kinesis-batch: reading ${input.name} failed: ${inputError.message}; delivering what was read`);
 
   const report = await dispatcher.flushPayloads();
   if (ticker) clearInterval(ticker);
