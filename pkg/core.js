@@ -52,6 +52,15 @@ function fromCore(error) {
   return error;
 }
 
+// A refused record rejects the promise submitPayload returns, and that promise is also marked
+// handled: a caller who forgets to `await` (the boto3 habit) gets no unhandled rejection that
+// could take the process down, and every record accepted before and after is delivered.
+function refused(error) {
+  const promise = Promise.reject(error);
+  promise.catch(() => {});
+  return promise;
+}
+
 function unserializable(message) {
   return new KinesisBatchError('UnserializablePayload', message);
 }
@@ -150,6 +159,7 @@ export class KinesisBatchDispatcher {
     const host = {
       timers: hostTimers(),
       environmentRegion: environment.region,
+      environmentEndpoint: environment.endpoint,
       environmentCredentials: environment.credentials,
     };
     try {
@@ -186,7 +196,7 @@ export class KinesisBatchDispatcher {
     try {
       return this.#submit(payload, options) ?? SETTLED;
     } catch (error) {
-      return Promise.reject(fromCore(error));
+      return refused(fromCore(error));
     }
   }
 
@@ -256,6 +266,18 @@ export class KinesisBatchDispatcher {
    * Sends everything accepted before this call and waits for each of those records to end. The
    * report covers the records that ended since the previous report.
    */
+  /**
+   * Flushes, then refuses every later submit with the code `Closed`; resolves to the last report.
+   * `await using kn = new KinesisBatchDispatcher(...)` closes it the same way.
+   */
+  async close() {
+    return this.#engine.close();
+  }
+
+  [Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose')]() {
+    return this.close();
+  }
+
   async flushPayloads(options) {
     const unwatch = options?.signal === undefined ? () => {} : this.#watch(options.signal, false);
     try {

@@ -231,7 +231,7 @@ fn from_import() -> Result<ProvidedCredentials, String> {
 /// No `onProgress` in the component: `progress` is read on demand.
 struct NoEvents;
 
-impl Events for NoEvents {}
+impl Events<Rc<Payload>> for NoEvents {}
 
 fn core_credentials(c: api::Credentials) -> Result<sigv4::Credentials, KinesisBatchError> {
     if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {

@@ -24,6 +24,9 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: usize = 30_000;
 pub const ABORTED: &str = "Aborted";
 /// 9999-12-31T23:59:59.999Z: later times are taken as this, so time arithmetic cannot overflow.
 const MAX_TIME_MS: u64 = 253_402_300_799_999;
+/// After a stream-level error (see `response::is_stream_error`), one request is tried again this
+/// long after, or at the next flush: IAM and stream changes take a while to apply.
+pub const FAIL_FAST_RETRY_MS: u64 = 5_000;
 /// Longest code and message a `FailedRecord` carries, in bytes.
 const MAX_CODE_BYTES: usize = 256;
 const MAX_MESSAGE_BYTES: usize = 512;
@@ -177,6 +180,13 @@ struct Waiting {
     batch: Batch<Record>,
 }
 
+/// Failing fast after a stream-level error: nothing is sent until `probe_at_ms`, then one
+/// request; its answer ends the state or renews it.
+struct Blocked {
+    probe_at_ms: u64,
+    probe: Option<RequestId>,
+}
+
 pub struct Dispatcher {
     config: Config,
     signer: Signer,
@@ -197,6 +207,7 @@ pub struct Dispatcher {
     refresh_credentials: bool,
     /// Secrets seen at signing, scrubbed from every message that leaves.
     secrets: Vec<String>,
+    blocked: Option<Blocked>,
 }
 
 impl Dispatcher {
@@ -217,6 +228,7 @@ impl Dispatcher {
             clock_offset_ms: 0,
             refresh_credentials: false,
             secrets: Vec::new(),
+            blocked: None,
         }
     }
 
@@ -249,10 +261,24 @@ impl Dispatcher {
         Ok(id)
     }
 
-    /// Closes the open batch so it is sent without waiting for more records.
+    /// Closes the open batch so it is sent without waiting for more records. While failing
+    /// fast, also lets one request try again now.
     pub fn flush(&mut self) {
+        self.close_open_batch();
+        if let Some(blocked) = &mut self.blocked {
+            blocked.probe_at_ms = 0;
+        }
+    }
+
+    /// Closes the open batch without the rest of `flush` (back-pressure: it could not fill).
+    pub fn close_open_batch(&mut self) {
         self.packer.close();
         self.open_since_ms = None;
+    }
+
+    /// Whether the dispatcher is failing fast after a stream-level error.
+    pub fn is_failing_fast(&self) -> bool {
+        self.blocked.is_some()
     }
 
     /// The next request to send now, if any: a due retry first, then a full batch.
@@ -260,9 +286,16 @@ impl Dispatcher {
         if self.in_flight.len() >= self.config.max_in_flight {
             return None;
         }
+        if self.blocked.as_ref().is_some_and(|b| b.probe.is_some() || now_ms < b.probe_at_ms) {
+            return None;
+        }
         self.close_if_waited(now_ms);
         let batch = self.take_due_retry(now_ms).or_else(|| self.packer.pop_ready())?;
-        Some(self.send(batch, now_ms, credentials))
+        let request = self.send(batch, now_ms, credentials);
+        if let Some(blocked) = &mut self.blocked {
+            blocked.probe = Some(request.id);
+        }
+        Some(request)
     }
 
     /// When `poll_request` may next have something, if waiting on time rather than a response.
@@ -275,14 +308,21 @@ impl Dispatcher {
             (Some(since), wait) if wait > 0 => Some(since.saturating_add(wait)),
             _ => None,
         };
-        retry.into_iter().chain(linger).min()
+        let earliest = retry.into_iter().chain(linger).min();
+        match &self.blocked {
+            Some(b) if b.probe.is_some() => None,
+            // Nothing goes out before the probe time; then what is ready is.
+            Some(b) if self.packer.has_ready() => Some(earliest.map_or(b.probe_at_ms, |t| t.max(b.probe_at_ms))),
+            Some(b) => earliest.map(|t| t.max(b.probe_at_ms)),
+            None => earliest,
+        }
     }
 
     fn close_if_waited(&mut self, now_ms: u64) {
         if let Some(since) = self.open_since_ms {
             let wait = self.config.max_buffered_time_ms;
             if wait > 0 && now_ms >= since.saturating_add(wait) {
-                self.flush();
+                self.close_open_batch();
             }
         }
     }
@@ -363,6 +403,7 @@ impl Dispatcher {
     /// Takes in the answer to request `id`. Unknown ids (after `abort`) are ignored.
     pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now_ms: u64, entropy: &mut dyn Entropy) {
         let Some(batch) = self.take_in_flight(id) else { return };
+        self.answer_probe(id);
         // Any 2xx claims success, so it must carry a PutRecords answer for every record.
         if (200..300).contains(&response.status) {
             match response::parse_put_records(response.body, batch.records.len()) {
@@ -390,6 +431,11 @@ impl Dispatcher {
                 }
                 self.retry_now(batch, error)
             }
+            Action::Final if response::is_stream_error(&error.code) => {
+                let error = self.located(error);
+                self.fail_all(batch.records, &error);
+                self.fail_fast(&error, now_ms);
+            }
             Action::Final => self.fail_all(batch.records, &error),
         }
     }
@@ -397,7 +443,8 @@ impl Dispatcher {
     /// The request `id` failed in transport; it may or may not have arrived, so retry it all.
     pub fn handle_transport_error(&mut self, id: RequestId, kind: TransportError, message: &str, now_ms: u64, entropy: &mut dyn Entropy) {
         let Some(batch) = self.take_in_flight(id) else { return };
-        let error = ServiceError { code: kind.code().into(), message: message.into() };
+        self.answer_probe(id);
+        let error = ServiceError { code: kind.code().into(), message: format!("{message} ({})", self.config.endpoint.url) };
         self.retry_batch(batch, error, now_ms, entropy);
     }
 
@@ -409,6 +456,7 @@ impl Dispatcher {
 
     fn settle_records(&mut self, batch: Batch<Record>, outcomes: Vec<RecordOutcome>, now_ms: u64, entropy: &mut dyn Entropy) {
         let mut again = Batch { records: Vec::new(), bytes: 0 };
+        let mut stream_error = None;
         for (record, outcome) in batch.records.into_iter().zip(outcomes) {
             match outcome {
                 RecordOutcome::Ok => self.ack(record),
@@ -416,6 +464,10 @@ impl Dispatcher {
                     if response::classify_record_error(&error.code) == Action::Retry && self.config.retry.has_budget(record.attempts) {
                         again.bytes += record.size;
                         again.records.push(record);
+                    } else if response::is_stream_error(&error.code) {
+                        let error = self.located(error);
+                        self.fail(record, &error);
+                        stream_error = Some(error);
                     } else {
                         self.fail(record, &error);
                     }
@@ -424,6 +476,38 @@ impl Dispatcher {
         }
         if !again.records.is_empty() {
             self.schedule(again, now_ms, entropy);
+        }
+        if let Some(error) = stream_error {
+            self.fail_fast(&error, now_ms);
+        }
+    }
+
+    /// A stream-level error's message, saying which stream, region and endpoint it is about.
+    fn located(&self, error: ServiceError) -> ServiceError {
+        let stream = match &self.config.stream {
+            StreamId::Name(name) => name.as_str(),
+            StreamId::Arn { arn, .. } => arn.as_str(),
+        };
+        let message = format!("stream {stream} in {} at {}: {}", self.config.region, self.config.endpoint.url, error.message);
+        ServiceError { code: error.code, message }
+    }
+
+    /// Ends every record waiting to be sent with `error`, and sends nothing more until
+    /// `FAIL_FAST_RETRY_MS` have passed or the next flush. Requests in flight answer as they will.
+    fn fail_fast(&mut self, error: &ServiceError, now_ms: u64) {
+        crate::insertion_sort_by(&mut self.retries, |a, b| a.not_before_ms < b.not_before_ms);
+        let mut records: Vec<Record> = self.retries.drain(..).flat_map(|w| w.batch.records).collect();
+        records.extend(self.packer.drain());
+        self.open_since_ms = None;
+        self.fail_all(records, error);
+        self.blocked = Some(Blocked { probe_at_ms: now_ms.saturating_add(FAIL_FAST_RETRY_MS), probe: None });
+    }
+
+    /// The answer to the probe sent while failing fast ends that state; a stream-level error in
+    /// it starts a new one.
+    fn answer_probe(&mut self, id: RequestId) {
+        if self.blocked.as_ref().is_some_and(|b| b.probe == Some(id)) {
+            self.blocked = None;
         }
     }
 
@@ -498,6 +582,9 @@ impl Dispatcher {
         self.open_since_ms = None;
         self.progress.in_flight = 0;
         self.fail_all(records, &error);
+        if let Some(blocked) = &mut self.blocked {
+            blocked.probe = None; // its answer will be ignored
+        }
     }
 
     /// Records acknowledged since the last call.

@@ -28,6 +28,8 @@ pub const CREDENTIAL_REFRESH_MARGIN_MS: u64 = 5 * 60 * 1000;
 /// Credentials near expiration are asked for again at most this often, so a provider that keeps
 /// returning short-lived credentials is not called for every request.
 pub const CREDENTIAL_MIN_REFRESH_INTERVAL_MS: u64 = 1000;
+/// The code of submits refused after `close`.
+pub const CLOSED: &str = "Closed";
 /// The code of records ended because no credentials could be had.
 pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
 
@@ -108,6 +110,10 @@ pub struct Report<P> {
     pub sent: u64,
     pub requests: u64,
     pub retries: u64,
+    /// Records that ended in failure since the previous report, whether listed in `failed` or
+    /// handed to `Events::failed`.
+    pub failed_count: u64,
+    /// Empty when failures stream out through `Events::failed`.
     pub failed: Vec<Failure<P>>,
 }
 
@@ -125,8 +131,16 @@ pub struct EngineProgress {
 
 /// User callbacks. They are called from a task of their own, never inside an engine call, so
 /// they may call back into the engine.
-pub trait Events {
+pub trait Events<P> {
     fn progress(&self, _progress: EngineProgress) {}
+
+    /// Whether final failures stream out through `failed` instead of waiting in the report.
+    fn streams_failures(&self) -> bool {
+        false
+    }
+
+    /// Records that finally failed, as they fail (only when `streams_failures`).
+    fn failed(&self, _failures: Vec<Failure<P>>) {}
 }
 
 /// Why a submit was refused.
@@ -160,6 +174,9 @@ struct State<P> {
     /// Ended since the last report.
     sent: u64,
     failed: Vec<Failure<P>>,
+    failed_count: u64,
+    /// Failures not yet handed to `Events::failed`.
+    streaming: Vec<Failure<P>>,
     /// Progress counters at the last report.
     reported_requests: u64,
     reported_retries: u64,
@@ -182,7 +199,7 @@ struct Shared<P> {
     transport: Box<dyn Transport>,
     runtime: Box<dyn Runtime>,
     provider: Option<Box<dyn CredentialsProvider>>,
-    events: Box<dyn Events>,
+    events: Box<dyn Events<P>>,
     state: RefCell<State<P>>,
 }
 
@@ -227,7 +244,7 @@ impl<P: 'static> Engine<P> {
         transport: Box<dyn Transport>,
         runtime: Box<dyn Runtime>,
         credentials: CredentialSource,
-        events: Box<dyn Events>,
+        events: Box<dyn Events<P>>,
     ) -> Self {
         let now = runtime.now_ms();
         let (held, provider) = match credentials {
@@ -240,6 +257,8 @@ impl<P: 'static> Engine<P> {
             payloads: PayloadStore::default(),
             sent: 0,
             failed: Vec::new(),
+            failed_count: 0,
+            streaming: Vec::new(),
             reported_requests: 0,
             reported_retries: 0,
             credentials: held,
@@ -300,7 +319,7 @@ impl<P: 'static> Engine<P> {
                 if !st.dispatcher.over_buffer_limit() || st.closed.is_some() {
                     return;
                 }
-                st.dispatcher.flush();
+                st.dispatcher.close_open_batch();
                 st.generation
             };
             self.shared.pump();
@@ -335,6 +354,7 @@ impl<P: 'static> Engine<P> {
             sent: std::mem::take(&mut st.sent),
             requests: p.requests - st.reported_requests,
             retries: p.retries - st.reported_retries,
+            failed_count: std::mem::take(&mut st.failed_count),
             failed: std::mem::take(&mut st.failed),
         };
         st.reported_requests = p.requests;
@@ -352,6 +372,18 @@ impl<P: 'static> Engine<P> {
             st.credentials_failure = None;
         }
         self.shared.pump();
+    }
+
+    /// Flushes, then refuses every later submit with the code `Closed`. Resolves to the last
+    /// report. Closing again flushes again (an empty report).
+    pub async fn close(&self) -> Report<P> {
+        {
+            let mut st = self.shared.state.borrow_mut();
+            if st.closed.is_none() {
+                st.closed = Some((CLOSED.to_owned(), "the dispatcher is closed: submit no more records".to_owned()));
+            }
+        }
+        self.flush().await
     }
 
     /// Ends every record not yet acknowledged with `code`. With `close`, later submits are
@@ -466,6 +498,7 @@ impl<P: 'static> Shared<P> {
 
     /// Moves ended records into the pending report, wakes waiters and schedules progress.
     fn changed(self: &Rc<Self>) {
+        let streams = self.events.streams_failures();
         let (waiters, schedule) = {
             let st = &mut *self.state.borrow_mut();
             let acked = st.dispatcher.take_acked();
@@ -477,13 +510,19 @@ impl<P: 'static> Shared<P> {
                 // Every failed id was accepted; a missing payload would be an engine bug, and
                 // losing the entry would break the accounting, so it is kept either way.
                 if let Some(payload) = st.payloads.remove(f.id) {
-                    st.failed.push(Failure {
+                    let failure = Failure {
                         payload,
                         partition_key: f.partition_key,
                         error_code: f.code,
                         error_message: f.message,
                         attempts: f.attempts,
-                    });
+                    };
+                    st.failed_count += 1;
+                    if streams {
+                        st.streaming.push(failure);
+                    } else {
+                        st.failed.push(failure);
+                    }
                 }
             }
             st.generation += 1;
@@ -497,11 +536,14 @@ impl<P: 'static> Shared<P> {
         if schedule {
             let shared = self.clone();
             self.runtime.spawn(Box::pin(async move {
-                let progress = {
+                let (failures, progress) = {
                     let mut st = shared.state.borrow_mut();
                     st.progress_scheduled = false;
-                    progress_of(&st.dispatcher)
+                    (std::mem::take(&mut st.streaming), progress_of(&st.dispatcher))
                 };
+                if !failures.is_empty() {
+                    shared.events.failed(failures);
+                }
                 shared.events.progress(progress);
             }));
         }

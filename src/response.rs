@@ -92,6 +92,26 @@ pub fn classify_request_error(status: u16, error: &ServiceError) -> Action {
     }
 }
 
+/// Final errors that concern the whole stream, or the caller's access to it, rather than one
+/// record: after one, the dispatcher stops sending (fails fast) and tries again later.
+pub fn is_stream_error(code: &str) -> bool {
+    matches!(
+        normalize_code(code),
+        "ResourceNotFoundException"
+            | "AccessDeniedException"
+            | "AccessDenied"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "KMSAccessDeniedException"
+            | "KMSNotFoundException"
+            | "KMSDisabledException"
+            | "KMSInvalidStateException"
+            | "KMSOptInRequired"
+    )
+}
+
 /// A signature error that means the clock is off rather than the key being wrong.
 pub fn is_clock_skew_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();

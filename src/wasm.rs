@@ -13,8 +13,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::dispatcher::{Config, Dispatcher, Options, OutgoingRequest};
 use crate::engine::{
-    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, LocalFuture, ProvidedCredentials, Runtime, SubmitError,
-    Transport, TransportFailure, TransportResponse,
+    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, Failure, LocalFuture, ProvidedCredentials, Report, Runtime,
+    SubmitError, Transport, TransportFailure, TransportResponse,
 };
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
@@ -41,6 +41,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "maxBufferedTimeMs",
     "requestTimeoutMs",
     "onProgress",
+    "onFailed",
     "signal",
 ];
 
@@ -499,18 +500,37 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
 
 struct JsEvents {
     on_progress: Option<Function>,
+    on_failed: Option<Function>,
     /// Handles the rejection of an async callback, which must not become unhandled.
     ignore: Closure<dyn FnMut(JsValue)>,
 }
 
-impl Events for JsEvents {
-    fn progress(&self, progress: EngineProgress) {
-        let Some(f) = &self.on_progress else { return };
-        // A throwing or rejecting callback never stops delivery.
-        if let Ok(returned) = f.call1(&JsValue::UNDEFINED, &progress_value(progress)) {
+impl JsEvents {
+    /// Calls a user callback; a throw or a rejection never stops delivery or goes unhandled.
+    fn call(&self, f: &Function, argument: &JsValue) {
+        if let Ok(returned) = f.call1(&JsValue::UNDEFINED, argument) {
             if returned.has_type::<Promise>() || Reflect::get(&returned, &"then".into()).is_ok_and(|t| t.is_function()) {
                 let _ = Promise::resolve(&returned).catch(&self.ignore);
             }
+        }
+    }
+}
+
+impl Events<JsValue> for JsEvents {
+    fn progress(&self, progress: EngineProgress) {
+        if let Some(f) = &self.on_progress {
+            self.call(f, &progress_value(progress));
+        }
+    }
+
+    fn streams_failures(&self) -> bool {
+        self.on_failed.is_some()
+    }
+
+    fn failed(&self, failures: Vec<Failure<JsValue>>) {
+        if let Some(f) = &self.on_failed {
+            let failures: Vec<JsFailure> = failures.into_iter().map(JsFailure::from).collect();
+            self.call(f, &to_js(&failures));
         }
     }
 }
@@ -554,12 +574,38 @@ struct JsFailure {
     attempts: u32,
 }
 
+impl From<Failure<JsValue>> for JsFailure {
+    fn from(f: Failure<JsValue>) -> Self {
+        JsFailure {
+            payload: f.payload,
+            partition_key: f.partition_key,
+            error_code: f.error_code,
+            error_message: f.error_message,
+            attempts: f.attempts,
+        }
+    }
+}
+
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct JsReport {
     sent: f64,
     requests: f64,
     retries: f64,
+    failed_count: f64,
     failed: Vec<JsFailure>,
+}
+
+impl From<Report<JsValue>> for JsReport {
+    fn from(r: Report<JsValue>) -> Self {
+        JsReport {
+            sent: r.sent as f64,
+            requests: r.requests as f64,
+            retries: r.retries as f64,
+            failed_count: r.failed_count as f64,
+            failed: r.failed.into_iter().map(JsFailure::from).collect(),
+        }
+    }
 }
 
 // The dispatcher behind `KinesisBatchDispatcher`. Every method takes `&self`, so user code
@@ -583,11 +629,13 @@ impl JsEngine {
         check_names(&options, OPTION_NAMES)?;
         let scalars = scalar_options(&options)?;
         let environment_region = get(&host, "environmentRegion")?.as_string();
+        // AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, as the AWS SDKs do; the option wins.
+        let endpoint = scalars.endpoint.clone().or_else(|| get(&host, "environmentEndpoint").ok().and_then(|e| e.as_string()));
         let opts = Options {
             stream: &stream,
             region: scalars.region.as_deref(),
             environment_region: environment_region.as_deref(),
-            endpoint: scalars.endpoint.as_deref(),
+            endpoint: endpoint.as_deref(),
             partition_key_identifier: scalars.partition_key_identifier.as_deref(),
             max_batch_size: scalars.max_batch_size,
             max_record_bytes: scalars.max_record_bytes,
@@ -623,7 +671,11 @@ impl JsEngine {
             let provided = read_credentials(&credentials).map_err(|m| option_error(OptionError::new("credentials", m)))?;
             CredentialSource::Static(provided.credentials)
         };
-        let events = JsEvents { on_progress: function_option(&options, "onProgress")?, ignore: Closure::new(|_: JsValue| {}) };
+        let events = JsEvents {
+            on_progress: function_option(&options, "onProgress")?,
+            on_failed: function_option(&options, "onFailed")?,
+            ignore: Closure::new(|_: JsValue| {}),
+        };
         let transport = FetchTransport { fetch, controllers: Rc::default() };
         let runtime = HostRuntime { timers: HostTimers::from(&host)? };
         let engine = Engine::new(
@@ -699,26 +751,13 @@ impl JsEngine {
     // errorMessage, attempts }] }` once every record accepted before the call has ended.
     pub fn flush(&self) -> Promise {
         let engine = self.engine.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let report = engine.flush().await;
-            let report = JsReport {
-                sent: report.sent as f64,
-                requests: report.requests as f64,
-                retries: report.retries as f64,
-                failed: report
-                    .failed
-                    .into_iter()
-                    .map(|f| JsFailure {
-                        payload: f.payload,
-                        partition_key: f.partition_key,
-                        error_code: f.error_code,
-                        error_message: f.error_message,
-                        attempts: f.attempts,
-                    })
-                    .collect(),
-            };
-            Ok(to_js(&report))
-        })
+        wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(&JsReport::from(engine.flush().await))) })
+    }
+
+    // Flushes, then refuses later submits with the code `Closed`; resolves to the last report.
+    pub fn close(&self) -> Promise {
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(&JsReport::from(engine.close().await))) })
     }
 
     // Ends every unfinished record with `code`; with `close`, later submits are refused.

@@ -139,13 +139,24 @@ type ProgressHook = Box<dyn Fn(&EngineProgress)>;
 #[derive(Default)]
 struct Recorder {
     progress: RefCell<Vec<EngineProgress>>,
+    /// When set, failures stream out to `failures` (the `onFailed` option).
+    streams: Cell<bool>,
+    failures: RefCell<Vec<(u64, String)>>,
     /// Run from `onProgress`: user code that calls back into the engine.
     on_progress: RefCell<Option<ProgressHook>>,
 }
 
 struct RecorderEvents(Rc<Recorder>);
 
-impl Events for RecorderEvents {
+impl Events<u64> for RecorderEvents {
+    fn streams_failures(&self) -> bool {
+        self.0.streams.get()
+    }
+
+    fn failed(&self, failures: Vec<kinesis_batch::engine::Failure<u64>>) {
+        self.0.failures.borrow_mut().extend(failures.into_iter().map(|f| (f.payload, f.error_code)));
+    }
+
     fn progress(&self, progress: EngineProgress) {
         self.0.progress.borrow_mut().push(progress);
         if let Some(f) = &*self.0.on_progress.borrow() {
@@ -519,6 +530,80 @@ fn abort_ends_every_unfinished_record_and_closes() {
     assert_eq!(report.failed.len(), 12);
     assert!(report.failed.iter().all(|f| f.error_code == "Aborted"));
     assert!(h.engine.submit(b"1", Some("k"), None, 99).is_err(), "closed");
+}
+
+#[test]
+fn a_missing_stream_fails_fast_wasting_at_most_max_in_flight_requests() {
+    let mut h = Harness::new(Setup { max_in_flight: 2.0, max_batch_size: 10.0, ..Setup::default() }, |_, _| Behaviour::Status {
+        status: 400,
+        code: "ResourceNotFoundException",
+    });
+    for _ in 0..2_000 {
+        h.submit();
+    }
+    let report = h.flush().expect("settles");
+    assert_eq!((report.sent, report.failed.len() as u64, report.failed_count), (0, 2_000, 2_000));
+    assert_eq!(h.log.borrow().sent.len(), 2, "one request per maxInFlight slot, then nothing");
+    let f = &report.failed[1999];
+    assert_eq!(f.error_code, "ResourceNotFoundException");
+    assert!(f.error_message.starts_with("stream orders in us-east-1 at http://127.0.0.1:4567/: "), "{}", f.error_message);
+    // The next flush tries one request again.
+    h.submit();
+    h.submit();
+    let report = h.flush().expect("settles");
+    assert_eq!((report.failed_count, h.log.borrow().sent.len()), (2, 3));
+    // A full batch submitted while failing fast waits for the probe time (5 s), then goes alone.
+    for _ in 0..20 {
+        h.submit();
+    }
+    h.executor.run_for(4_900);
+    assert_eq!(h.log.borrow().sent.len(), 3, "nothing before the probe time");
+    h.executor.run_for(200);
+    assert_eq!(h.log.borrow().sent.len(), 4, "one probe, and its failure ends the other batch");
+    assert_eq!(h.engine.progress().failed, 2_000 + 2 + 20);
+}
+
+#[test]
+fn on_failed_streams_failures_and_a_producer_that_never_flushes_stays_bounded() {
+    let mut h = Harness::new(Setup { max_buffered_bytes: 4_096.0, max_batch_size: 500.0, ..Setup::default() }, |_, _| Behaviour::Status {
+        status: 400,
+        code: "ResourceNotFoundException",
+    });
+    h.recorder.streams.set(true);
+    let mut max_buffered = 0;
+    for _ in 0..20_000 {
+        if h.submit() {
+            let engine = h.engine.clone();
+            h.executor.block_on(async move { engine.wait_for_room().await }).expect("room comes");
+        }
+        max_buffered = max_buffered.max(h.engine.progress().buffered_bytes);
+    }
+    let elapsed = h.executor.now_ms() - START_MS;
+    assert!(max_buffered <= 4_096 + 64, "buffered bytes stay within maxBufferedBytes plus one record: {max_buffered}");
+    let p = h.engine.progress();
+    assert_eq!(h.recorder.failures.borrow().len() as u64, p.failed, "every failure went out as it happened");
+    let report = h.flush().expect("settles");
+    assert!(report.failed.is_empty(), "failures went to onFailed, not the report");
+    assert_eq!(report.failed_count, 20_000);
+    assert_eq!(h.recorder.failures.borrow().len(), 20_000);
+    // Failing fast: the first maxInFlight requests, then one probe per 5 s at most.
+    let requests = h.log.borrow().sent.len() as u64;
+    assert!(requests <= 4 + elapsed / 5_000 + 1, "{requests} requests in {elapsed} ms");
+}
+
+#[test]
+fn close_flushes_then_refuses_submits() {
+    let mut h = Harness::new(Setup::default(), all_ok);
+    for _ in 0..7 {
+        h.submit();
+    }
+    let engine = h.engine.clone();
+    let report = h.executor.block_on(async move { engine.close().await }).expect("settles");
+    assert_eq!(report.sent, 7);
+    match h.engine.submit(b"1", Some("k"), None, 99) {
+        Err(kinesis_batch::engine::SubmitError::Closed { code, .. }) => assert_eq!(code, "Closed"),
+        other => panic!("expected Closed, got {other:?}"),
+    }
 }
 
 // ---- fault schedules ---------------------------------------------------------------------

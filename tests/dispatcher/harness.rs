@@ -281,6 +281,26 @@ pub struct Harness {
     acked: u64,
     failed: u64,
     pub steps: u64,
+    /// Failing fast after a stream-level error: (no request before this time, the probe sent).
+    blocked: Option<(u64, Option<u64>)>,
+}
+
+/// Final errors about the whole stream, which make the dispatcher fail fast (the list).
+fn is_stream_error(code: &str) -> bool {
+    matches!(
+        code,
+        "ResourceNotFoundException"
+            | "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "KMSAccessDeniedException"
+            | "KMSNotFoundException"
+            | "KMSDisabledException"
+            | "KMSInvalidStateException"
+            | "KMSOptInRequired"
+    )
 }
 
 fn credentials(n: u32) -> Credentials {
@@ -314,6 +334,7 @@ impl Harness {
             acked: 0,
             failed: 0,
             steps: 0,
+            blocked: None,
         }
     }
 
@@ -329,7 +350,12 @@ impl Harness {
         self.steps += 1;
         match op {
             Op::Submit { data_len, key, hash_key } => self.submit(*data_len, key, *hash_key),
-            Op::Flush => self.dispatcher.flush(),
+            Op::Flush => {
+                self.dispatcher.flush();
+                if let Some(blocked) = &mut self.blocked {
+                    blocked.0 = 0;
+                }
+            }
             Op::Poll => self.poll_all(),
             Op::Respond { pick, answer } => self.respond(*pick, answer),
             Op::Advance(ms) => self.now = self.now.saturating_add(*ms),
@@ -407,7 +433,18 @@ impl Harness {
             self.take_request(&request);
         }
         let in_flight = self.live.len();
-        if in_flight < self.setup.max_in_flight {
+        if let Some((probe_at, probe)) = self.blocked {
+            // Failing fast: nothing but one probe, from its time on.
+            let timeout = self.dispatcher.poll_timeout();
+            match probe {
+                Some(_) => assert_eq!(timeout, None, "a timeout while the probe is out"),
+                None if self.now < probe_at => assert!(timeout.is_none_or(|t| t >= probe_at), "woken before the probe time"),
+                None if in_flight < self.setup.max_in_flight => {
+                    assert!(!self.dispatcher.has_ready(self.now), "a ready batch was not sent as the probe")
+                }
+                None => {}
+            }
+        } else if in_flight < self.setup.max_in_flight {
             assert!(!self.dispatcher.has_ready(self.now), "poll_request returned None with a batch ready and room to send");
             let timeout = self.dispatcher.poll_timeout();
             if let Some(t) = timeout {
@@ -434,6 +471,10 @@ impl Harness {
         self.requests += 1;
         assert!(self.live.len() < self.setup.max_in_flight, "more than maxInFlight requests in flight");
         assert!(!self.live.contains_key(&request.id) && !self.stale.contains(&request.id), "request id {} reused", request.id);
+        if let Some((probe_at, probe)) = &mut self.blocked {
+            assert!(probe.is_none() && self.now >= *probe_at, "a request while failing fast, other than one probe when due");
+            *probe = Some(request.id);
+        }
         self.check_signature(request);
         let c = &self.credentials;
         for secret in [&c.access_key_id, &c.secret_access_key, c.session_token.as_ref().unwrap()] {
@@ -526,6 +567,9 @@ impl Harness {
         for rid in &ids {
             self.records.get_mut(rid).unwrap().in_request = None;
         }
+        if self.blocked.is_some_and(|(_, probe)| probe == Some(id)) {
+            self.blocked = None;
+        }
         let max_attempts = self.setup.max_attempts;
         let attempts = |h: &Self, rid: &u64| h.records[rid].attempts;
 
@@ -533,6 +577,8 @@ impl Harness {
         let mut acked = HashSet::new();
         let mut failed: HashMap<u64, String> = HashMap::new();
         let mut retry_class = None;
+        // A final error (by the table, not for want of attempts) about the whole stream.
+        let mut stream_error = None;
         match answer {
             Answer::Ok { failures } => {
                 let mut codes: Vec<Option<usize>> = vec![None; ids.len()];
@@ -546,6 +592,9 @@ impl Harness {
                         }
                         Some(c) => {
                             let (code, retryable) = RECORD_CODES[*c];
+                            if !retryable && is_stream_error(code) {
+                                stream_error = Some(code.to_owned());
+                            }
                             if !retryable || attempts(self, rid) >= max_attempts {
                                 failed.insert(*rid, code.to_owned());
                             } else {
@@ -560,6 +609,9 @@ impl Harness {
             _ => {
                 let (class, code) = self.deliver(id, answer, &ids);
                 if class == Class::Final {
+                    if is_stream_error(&code) {
+                        stream_error = Some(code.clone());
+                    }
                     failed.extend(ids.iter().map(|rid| (*rid, code.clone())));
                 } else {
                     retry_class = Some(class);
@@ -572,6 +624,21 @@ impl Harness {
             }
         }
 
+        // A final error about the whole stream ends every record waiting to be sent, too.
+        if let Some(code) = &stream_error {
+            for (rid, rec) in &self.records {
+                if rec.state == State::Pending && rec.in_request.is_none() && !ids.contains(rid) {
+                    failed.insert(*rid, code.clone());
+                }
+            }
+            // Records of this answer that were to be retried end too.
+            for rid in &ids {
+                if !acked.contains(rid) {
+                    failed.entry(*rid).or_insert_with(|| code.clone());
+                }
+            }
+            self.blocked = Some((self.now + kinesis_batch::dispatcher::FAIL_FAST_RETRY_MS, None));
+        }
         let got_acked = self.dispatcher.take_acked();
         let got_failed = self.dispatcher.take_failed();
         let got_refresh = self.dispatcher.take_credentials_refresh();
@@ -581,6 +648,10 @@ impl Harness {
         for f in &got_failed {
             let expected = failed.get(&f.id).unwrap_or_else(|| panic!("record {} failed unexpectedly with {}", f.id, f.code));
             assert_eq!(&f.code, expected, "record {} failed with the wrong code", f.id);
+            // Never-sent random keys are learnt here.
+            if self.records[&f.id].key.is_empty() {
+                self.records.get_mut(&f.id).unwrap().key = f.partition_key.clone();
+            }
             self.end(f.id, State::Failed, f.attempts, &f.partition_key);
             self.check_no_secrets(&f.code);
             self.check_no_secrets(&f.message);
@@ -598,7 +669,7 @@ impl Harness {
 
         // Records kept for a retry must be due within the full-jitter ceiling.
         let waiting = ids.iter().filter(|rid| self.records[rid].state == State::Pending).map(|rid| self.records[rid].attempts).max();
-        if let (Some(a), Some(class)) = (waiting, retry_class) {
+        if let (Some(a), Some(class), None) = (waiting, retry_class, self.blocked) {
             if self.live.len() < self.setup.max_in_flight {
                 let ceiling = if class == Class::Retry { self.setup.backoff_ceiling(a) } else { 0 };
                 let t = self.dispatcher.poll_timeout().expect("records wait for a retry, so poll_timeout is set");
@@ -698,6 +769,9 @@ impl Harness {
         for rid in ids {
             self.records.get_mut(&rid).unwrap().in_request = None;
         }
+        if let Some((_, probe)) = &mut self.blocked {
+            *probe = None; // its answer is ignored from now on
+        }
         assert!(self.dispatcher.take_acked().is_empty());
         let failed = self.dispatcher.take_failed();
         let pending: HashSet<u64> = self.records.iter().filter(|(_, r)| r.state == State::Pending).map(|(&id, _)| id).collect();
@@ -747,6 +821,9 @@ impl Harness {
     /// Flushes and answers everything 200 OK until nothing is left; every record must end.
     pub fn drain(&mut self) {
         self.dispatcher.flush();
+        if let Some(blocked) = &mut self.blocked {
+            blocked.0 = 0;
+        }
         for _ in 0..100_000 {
             self.poll_all();
             self.check();

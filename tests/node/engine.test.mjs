@@ -82,7 +82,10 @@ test('defect 3: odd fetch results are retried transport errors, not crashes', as
     partitionKeyIdentifier: 'id',
     retryBaseDelayMs: 1,
     retryMaxDelayMs: 5,
-    fetch: (url, init) => (calls < odd.length ? odd[calls++]() : (calls++, fetch(url, init))),
+    fetch: (url, init) => {
+      calls++;
+      return calls <= odd.length ? odd[calls - 1]() : fetch(url, init);
+    },
   });
   await kn.submitPayload({ id: 'd3-a' });
   const report = await within(kn.flushPayloads(), 10_000);
@@ -102,7 +105,10 @@ test('defect 4: deadlines hold when fetch ignores the abort signal or the body n
     requestTimeoutMs: 300,
     retryBaseDelayMs: 1,
     retryMaxDelayMs: 5,
-    fetch: (url, init) => (calls < behaviours.length ? behaviours[calls++]() : (calls++, fetch(url, init))),
+    fetch: (url, init) => {
+      calls++;
+      return calls <= behaviours.length ? behaviours[calls - 1]() : fetch(url, init);
+    },
   });
   await kn.submitPayload({ id: 'd4-a' });
   const report = await within(kn.flushPayloads(), 10_000);
