@@ -995,3 +995,10 @@ pub fn resolve_limits(options: JsValue) -> Result<JsValue, JsValue> {
         shard_bytes_per_second: crate::limits::SHARD_BYTES_PER_SECOND as f64,
     }))
 }
+
+// Whether a failed record's code concerns the whole stream (a missing stream, denied access, bad
+// credentials): the dispatcher failed fast, and the CLI treats it as a configuration error.
+#[wasm_bindgen(js_name = isStreamError)]
+pub fn is_stream_error(code: &str) -> bool {
+    crate::response::is_stream_error(code)
+}

@@ -33,7 +33,9 @@ Options for put and plan:
 put options:
   --endpoint URL            default: AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, then
                             https://kinesis.<region>.amazonaws.com
-  --region REGION           signing region; default: AWS_REGION, then AWS_DEFAULT_REGION
+  --region REGION           signing region; default: AWS_REGION, then AWS_DEFAULT_REGION,
+                            then the region of the AWS_PROFILE profile (default: default)
+                            in ~/.aws/config (or AWS_CONFIG_FILE)
   --failed-out FILE         write the lines of records that finally failed to FILE (NDJSON,
                             one input line per record, ready to feed back to put); the file
                             is always created, empty when nothing failed
@@ -43,7 +45,11 @@ put options:
   --retry-max-delay-ms N    backoff cap (default 5000)
   --request-timeout-ms N    give up on a request after N ms and retry it (default 30000)
   -q, --quiet               no progress line on stderr
-  Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+  Credentials come from the AWS default credentials chain: AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE (~/.aws/credentials and
+  ~/.aws/config), SSO, web identity, ECS/container or EC2 instance credentials (these through
+  the optional dependency @aws-sdk/credential-providers). Without any, every record fails
+  with CredentialsUnavailable.
 
 plan options:
   --shards N                count records and bytes per shard of a stream of N evenly
@@ -307,8 +313,8 @@ function limitsFrom(values, resolveLimits) {
 async function loadLibrary() {
   try {
     const library = await import('../node.js');
-    const { Plan, checkJson, resolveLimits } = await import('../wasm/kinesis_batch.js');
-    return { ...library, Plan, checkJson, resolveLimits };
+    const { Plan, checkJson, resolveLimits, isStreamError } = await import('../wasm/kinesis_batch.js');
+    return { ...library, Plan, checkJson, resolveLimits, isStreamError };
   } catch (error) {
     if (error.code === 'ENOENT' || error.code === 'ERR_MODULE_NOT_FOUND') {
       throw new UsageError(`the package's wasm module is missing (${error.message}); build it with \`make build\``);
@@ -350,7 +356,7 @@ async function put(values, positionals) {
   if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const field = values['partition-key'];
   if (field === '') throw new UsageError('--partition-key must be a field name');
-  const { KinesisBatchDispatcher, KinesisBatchError, checkJson, resolveLimits } = await loadLibrary();
+  const { KinesisBatchDispatcher, KinesisBatchError, checkJson, resolveLimits, isStreamError } = await loadLibrary();
   const limits = limitsFrom(values, resolveLimits);
   const options = {
     region: values.region,
@@ -365,16 +371,30 @@ async function put(values, positionals) {
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   const abort = new AbortController();
+  // Failures stream in as records fail. One about the whole stream (missing, access denied, bad
+  // credentials) is a configuration error: reading stops, and put exits 2.
+  const failures = [];
+  let configError;
+  let input;
+  const onFailed = (batch) => {
+    for (const f of batch) {
+      failures.push(f);
+      if (!configError && isStreamError(f.errorCode)) {
+        configError = f;
+        input?.stream.destroy();
+      }
+    }
+  };
   let dispatcher;
   try {
-    dispatcher = new KinesisBatchDispatcher(stream, { ...options, signal: abort.signal });
+    dispatcher = new KinesisBatchDispatcher(stream, { ...options, signal: abort.signal, onFailed });
   } catch (error) {
     if (error instanceof KinesisBatchError && error.code === 'InvalidOption')
       throw new UsageError(optionMessage(error));
     throw error;
   }
 
-  const input = await openInput(file);
+  input = await openInput(file);
   let failedOut;
   if (values['failed-out'] !== undefined) {
     try {
@@ -423,7 +443,7 @@ async function put(values, positionals) {
   let inputError;
   try {
     for await (const line of readLines(input.stream, limits.resolved.recordCeiling + 1)) {
-      if (interrupted) break;
+      if (interrupted || configError) break;
       let record;
       try {
         record = parseLine(line, limits.resolved, checkJson);
@@ -449,7 +469,7 @@ async function put(values, positionals) {
       }
     }
   } catch (error) {
-    if (!interrupted) inputError = error;
+    if (!interrupted && !configError) inputError = error;
   }
   if (inputError)
     stderr.line(`kinesis-batch: reading ${input.name} failed: ${inputError.message}; delivering what was read`);
@@ -461,16 +481,21 @@ async function put(values, positionals) {
 
   const failedByCode = {};
   const firstMessage = {};
-  for (const f of report.failed) {
+  for (const f of failures) {
     failedByCode[f.errorCode] = (failedByCode[f.errorCode] ?? 0) + 1;
     firstMessage[f.errorCode] ??= f.errorMessage;
   }
-  for (const [code, count] of Object.entries(failedByCode)) {
-    stderr.line(`failed: ${count} record${count === 1 ? '' : 's'}: ${code}: ${firstMessage[code]}`);
+  if (configError) {
+    // One line: the message names the stream, the region and the endpoint.
+    stderr.line(`kinesis-batch: ${configError.errorCode}: ${configError.errorMessage}`);
+  } else {
+    for (const [code, count] of Object.entries(failedByCode)) {
+      stderr.line(`failed: ${count} record${count === 1 ? '' : 's'}: ${code}: ${firstMessage[code]}`);
+    }
   }
   if (failedOut) {
     const out = failedOut.createWriteStream();
-    for (const f of report.failed) {
+    for (const f of failures) {
       if (!out.write(f.payload)) await new Promise((resolve) => out.once('drain', resolve));
       out.write('\n');
     }
@@ -486,7 +511,7 @@ async function put(values, positionals) {
     lines,
     accepted: progress.accepted,
     sent: report.sent,
-    failed: report.failed.length,
+    failed: failures.length,
     rejected,
     requests: report.requests,
     retries: report.retries,
@@ -497,11 +522,13 @@ async function put(values, positionals) {
   };
   if (interrupted) summary.interrupted = true;
   if (inputError) summary.inputError = inputError.message;
+  if (configError) summary.configurationError = configError.errorCode;
   await writeStdout(`${formatJson(summary)}\n`);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (interrupted) return EXIT_INTERRUPTED;
-  return report.failed.length || rejected || inputError ? EXIT_FAILED : EXIT_OK;
+  if (configError) return EXIT_USAGE;
+  return failures.length || rejected || inputError ? EXIT_FAILED : EXIT_OK;
 }
 
 // ---- plan -----------------------------------------------------------------------------------

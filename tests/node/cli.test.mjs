@@ -282,12 +282,19 @@ describe('kinesis-batch put', () => {
       '--failed-out',
       failedOut,
     ]);
-    assert.equal(r.code, 1);
+    // A missing stream is a configuration error (exit 2, one line naming the stream, region and
+    // endpoint); the records still go to --failed-out.
+    assert.equal(r.code, 2, r.stderr);
     assert.deepEqual([r.summary.accepted, r.summary.sent, r.summary.failed, r.summary.rejected], [260, 0, 260, 1]);
     assert.deepEqual(r.summary.failedByCode, { ResourceNotFoundException: 260 });
+    assert.equal(r.summary.configurationError, 'ResourceNotFoundException');
     assert.equal(r.summary.failedOut, failedOut);
     assert.match(r.stderr, /^line 261: MissingPartitionKey: /m);
-    assert.match(r.stderr, /^failed: 260 records: ResourceNotFoundException: .*no-such-stream/m);
+    assert.match(
+      r.stderr,
+      /^kinesis-batch: ResourceNotFoundException: stream no-such-stream in us-east-1 at http:\/\/127\.0\.0\.1:\d+\/: /m,
+    );
+    assert.doesNotMatch(r.stderr, /^failed: /m);
     const written = readFileSync(failedOut, 'utf8');
     assert.ok(written.endsWith('\n'));
     assert.deepEqual(
@@ -344,6 +351,22 @@ describe('kinesis-batch put', () => {
       pairs(stored.map((rec) => [rec.partitionKey, rec.data.toString('utf8')])),
       pairs(lines.map((line) => [JSON.parse(line).id, line])),
     );
+  });
+
+  test('a missing stream stops the run early: exit 2, one line, at most maxInFlight requests and a probe', async () => {
+    const lines = sampleLines(20_000, 'nosuch');
+    const file = writeInput('nosuch.ndjson', `${lines.join('\n')}\n`);
+    const r = await runCli(['put', 'NoSuch', file, '--endpoint', kinesalite.endpoint, '--partition-key', 'id']);
+    assert.equal(r.code, 2, r.stderr);
+    const errorLines = r.stderr.split('\n').filter((line) => line.startsWith('kinesis-batch: '));
+    assert.equal(errorLines.length, 1, r.stderr);
+    assert.match(
+      errorLines[0],
+      /^kinesis-batch: ResourceNotFoundException: stream NoSuch in us-east-1 at http:\/\/127\.0\.0\.1:\d+\/: /,
+    );
+    // Without fail fast this was 40 requests, each answered ResourceNotFoundException.
+    assert.ok(r.summary.requests <= 5, `${r.summary.requests} requests`);
+    assert.equal(r.summary.failed, r.summary.accepted, 'every accepted record is accounted for');
   });
 
   test('Ctrl-C once: stops reading, delivers what was read, exits 130', async () => {

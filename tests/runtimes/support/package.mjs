@@ -61,11 +61,12 @@ export async function check(command, args, options) {
 
 let npmCache;
 /** npm with its cache in a temp folder: the tests write only in the project and /tmp. */
-function npm(args, cwd) {
+export function npm(args, cwd, { timeoutMs } = {}) {
   npmCache ??= tempDir('npm-cache');
   return check('npm', args, {
     cwd,
     env: { ...process.env, npm_config_cache: npmCache, npm_config_update_notifier: 'false' },
+    timeoutMs,
   });
 }
 
