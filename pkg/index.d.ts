@@ -59,7 +59,8 @@ export interface Progress {
 /** Limits shared by the dispatcher and planBatches. */
 export interface BatchLimits {
   /**
-   * Top-level field whose value (string, finite number or boolean) is the partition key.
+   * The field of the record's JSON data whose value (a string, a number as written, or a
+   * boolean) is the partition key: a top-level name, or a JSON Pointer such as '/customer/id'.
    * Default: a random UUIDv4 per record.
    */
   partitionKeyIdentifier?: string;
@@ -74,11 +75,16 @@ export interface BatchLimits {
 export interface KinesisBatchOptions extends BatchLimits {
   /** Signing region. Node/Deno default: AWS_REGION, then AWS_DEFAULT_REGION. */
   region?: string;
-  /** Endpoint override (local emulators, VPC endpoints), e.g. 'http://127.0.0.1:4567'. */
+  /**
+   * Endpoint override (local emulators, VPC endpoints), e.g. 'http://127.0.0.1:4567'.
+   * Node/Deno default: AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL.
+   */
   endpoint?: string;
   /**
-   * Static credentials or a (possibly async) provider.
-   * Node/Deno default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+   * Static credentials or a (possibly async) provider, called under requestTimeoutMs.
+   * Node/Deno default: the AWS default chain (environment, AWS_PROFILE, SSO, web identity, ECS,
+   * EC2) when @aws-sdk/credential-providers is installed (an optional dependency), else
+   * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
    */
   credentials?: Credentials | CredentialsProvider;
   /** The transport. Default: globalThis.fetch. */
@@ -97,8 +103,13 @@ export interface KinesisBatchOptions extends BatchLimits {
   maxBufferedTimeMs?: number;
   /** Abort a PutRecords request with no answer after this many ms (then it is retried). */
   requestTimeoutMs?: number;
-  /** Called after each request settles. A throwing callback does not break delivery. */
-  onProgress?: (progress: Progress) => void;
+  /** Called as requests settle. A throwing or rejecting callback does not break delivery. */
+  onProgress?: (progress: Progress) => void | Promise<void>;
+  /**
+   * Called with records as they finally fail. When set, reports list no failures (their
+   * `failedCount` still counts them), so a producer that never flushes stays bounded.
+   */
+  onFailed?: (failures: FailedRecord[]) => void | Promise<void>;
   /** Aborting it ends the dispatcher: pending records fail with 'Aborted', later submits reject. */
   signal?: AbortSignal;
 }
@@ -115,12 +126,66 @@ export interface FlushOptions {
   signal?: AbortSignal;
 }
 
+// Symbol.asyncDispose for libs older than esnext.disposable (the same declaration as theirs).
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
+declare const unknownServiceErrorCode: unique symbol;
+
+/**
+ * A service error code this version does not list. It is still reported as the service sent
+ * it; the brand keeps a misspelt comparison (`errorCode === 'ResourceNotFoundExeption'`) from
+ * compiling. `String(code)` gives the text.
+ */
+export interface UnknownServiceErrorCode extends String {
+  readonly [unknownServiceErrorCode]: true;
+}
+
+/** Error codes of the Kinesis service that the retry table names. */
+export type ServiceErrorCode =
+  | 'ProvisionedThroughputExceededException'
+  | 'InternalFailure'
+  | 'ThrottlingException'
+  | 'LimitExceededException'
+  | 'ServiceUnavailable'
+  | 'ExpiredTokenException'
+  | 'RequestTimeTooSkewed'
+  | 'ResourceNotFoundException'
+  | 'ResourceInUseException'
+  | 'AccessDeniedException'
+  | 'UnrecognizedClientException'
+  | 'InvalidClientTokenId'
+  | 'InvalidSignatureException'
+  | 'SignatureDoesNotMatch'
+  | 'InvalidArgumentException'
+  | 'ValidationException'
+  | 'KMSDisabledException'
+  | 'KMSInvalidStateException'
+  | 'KMSAccessDeniedException'
+  | 'KMSNotFoundException'
+  | 'KMSOptInRequired'
+  | 'KMSThrottlingException';
+
+/** Codes the library gives failed records itself. `Http413` and the like: a status with no code. */
+export type LibraryFailureCode =
+  | 'NetworkError'
+  | 'Timeout'
+  | 'MalformedResponse'
+  | 'CredentialsUnavailable'
+  | 'Aborted'
+  | `Http${number}`;
+
+export type FailureCode = ServiceErrorCode | LibraryFailureCode | UnknownServiceErrorCode;
+
 export interface FailedRecord<P = Payload> {
   /** The value that was submitted. */
   payload: P;
   partitionKey: string;
-  /** Kinesis error code (namespace prefix stripped), or e.g. 'Aborted', 'CredentialsUnavailable'. */
-  errorCode: string;
+  /** The service's error code (namespace prefix stripped), or one of the library's. */
+  errorCode: FailureCode;
   errorMessage: string;
   attempts: number;
 }
@@ -130,13 +195,17 @@ export interface FlushReport<P = Payload> {
   sent: number;
   requests: number;
   retries: number;
+  /** Records that ended in failure since the previous report, listed or not. */
+  failedCount: number;
+  /** Empty when `onFailed` is set. */
   failed: FailedRecord<P>[];
 }
 
 export class KinesisBatchDispatcher<P extends Payload = Payload> {
   /**
    * @param stream a stream name or a stream ARN
-   * @throws KinesisBatchError 'InvalidOption' for bad options or missing credentials,
+   * @throws KinesisBatchError 'InvalidOption' for bad or unknown options (or, outside Node and
+   *   Deno, missing credentials),
    *   'NotInitialized' before the wasm is loaded (only with 'kinesis-batch/slim')
    */
   constructor(stream: string, options?: KinesisBatchOptions);
@@ -160,8 +229,12 @@ export class KinesisBatchDispatcher<P extends Payload = Payload> {
    * Waits while more than maxBufferedBytes are buffered or in flight.
    */
   submitPayloads(payloads: Iterable<P>): Promise<{ accepted: number; rejected: { index: number; error: KinesisBatchError }[] }>;
-  /** Sends everything pending and waits for every outcome. */
+  /** Sends everything accepted before the call and waits for each of those records to end. */
   flushPayloads(options?: FlushOptions): Promise<FlushReport<P>>;
+  /** Flushes, then rejects every later submit with 'Closed'. */
+  close(): Promise<FlushReport<P>>;
+  /** `await using kn = new KinesisBatchDispatcher(...)`: closes it. */
+  [Symbol.asyncDispose](): Promise<FlushReport<P>>;
 }
 
 export interface PlannedBatch {
@@ -201,7 +274,7 @@ export type KinesisBatchErrorCode =
   | 'InvalidExplicitHashKey'
   | 'UnserializablePayload'
   | 'Aborted'
-  | (string & {});
+  | 'Closed';
 
 export class KinesisBatchError extends Error {
   constructor(code: KinesisBatchErrorCode, message: string, details?: { option?: string });

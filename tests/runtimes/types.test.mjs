@@ -37,10 +37,14 @@ test('tsc rejects misuse (the types are not any)', async () => {
   writeFileSync(
     path.join(dir, 'consumer.ts'),
     `
-import { KinesisBatchDispatcher, planBatches } from 'kinesis-batch';
+import { KinesisBatchDispatcher, planBatches, type KinesisBatchErrorCode } from 'kinesis-batch';
 new KinesisBatchDispatcher('s', { maxInFlight: 'four' });
 planBatches([1], { retryBaseDelayMs: 5 });
 export const n: string = new KinesisBatchDispatcher('s').progress.sent;
+const report = await new KinesisBatchDispatcher('s').flushPayloads();
+export const typo = report.failed.some((f) => f.errorCode === 'ResourceNotFoundExeption');
+export const known = report.failed.some((f) => f.errorCode === 'ResourceNotFoundException' || f.errorCode === 'Timeout');
+export const closed: KinesisBatchErrorCode = 'Closd';
 `,
   );
   const r = await run(bin('tsc'), ['-p', 'tsconfig.json'], { cwd: dir });
@@ -49,5 +53,6 @@ export const n: string = new KinesisBatchDispatcher('s').progress.sent;
     .split('\n')
     .filter((l) => l.startsWith('consumer.ts('))
     .map((l) => l.replace(/^consumer\.ts\((\d+),\d+\): error (TS\d+).*$/, '$1 $2'));
-  assert.deepEqual(errors, ['3 TS2322', '4 TS2353', '5 TS2322'], r.stdout);
+  // A misspelt failure code or error code does not compile; a known one does.
+  assert.deepEqual(errors, ['3 TS2322', '4 TS2353', '5 TS2322', '7 TS2367', '9 TS2820'], r.stdout);
 });

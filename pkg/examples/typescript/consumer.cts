@@ -8,6 +8,6 @@ export async function sendOne(stream: string): Promise<number> {
   });
   await kn.submitPayload({ hello: 'world' });
   const report: kinesis.FlushReport = await kn.flushPayloads();
-  if (report.failed[0] && report.failed[0].errorCode === 'ResourceNotFoundException') throw new kinesis.KinesisBatchError('Missing', 'no stream');
+  if (report.failed[0] && report.failed[0].errorCode === 'ResourceNotFoundException') throw new kinesis.KinesisBatchError('InvalidOption', 'no stream', { option: 'stream' });
   return report.sent + kinesis.shardIndexFor('k', 2) + kinesis.hashKeyOf('k').length;
 }

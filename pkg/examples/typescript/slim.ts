@@ -10,7 +10,7 @@ await init(fetch('/kinesis_batch.wasm'), {
 const kn = new KinesisBatchDispatcher('MyStream');
 await kn.submitPayload({ ok: true });
 const report = await kn.flushPayloads();
-if (report.failed.length > 0) throw new KinesisBatchError('DeliveryFailed', `${report.failed.length} records failed`);
+if (report.failed.length > 0) throw new KinesisBatchError('Aborted', `${report.failed.length} records failed`);
 
 // @ts-expect-error init needs the wasm
 await init();
