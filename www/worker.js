@@ -1,20 +1,44 @@
-// The preview page's worker: reads and parses the input, plans it with the library's own
-// planBatches (the wasm core), maps every planned key to its shard with shardIndexFor or the
-// core's ShardMap, and renders request bodies with the real KinesisBatchDispatcher and a fetch
-// that never sends anything. The page's main thread only draws.
-import init, { ShardMap } from './vendor/kinesis-batch/wasm/kinesis_batch.js';
+// The preview page's worker: reads the input and splits it into records, plans them with the
+// library's own planBatches (the wasm core), maps every planned key to its shard with
+// shardIndexFor or the core's ShardMap, and renders request bodies with the real
+// KinesisBatchDispatcher and a fetch that never sends anything. The page's main thread only draws.
+//
+// A record's data is its text exactly as written in the input (as the CLI takes a line): that
+// text is what planBatches plans, what the core reads the partition key from and what the body
+// sends. Whether it is JSON is the core's checkJson's answer, on its UTF-8 bytes. Limits and
+// their defaults are the core's (resolveLimits): none is written here.
+import init, { ShardMap, checkJson, resolveLimits } from './vendor/kinesis-batch/wasm/kinesis_batch.js';
 import {
-  configureRuntime, planBatches, hashKeyOf, shardIndexFor, KinesisBatchDispatcher,
+  configureRuntime,
+  planBatches,
+  hashKeyOf,
+  shardIndexFor,
+  KinesisBatchDispatcher,
 } from './vendor/kinesis-batch/core.js';
 import { scannerFor, utf8Length } from './input.js';
 import { evenShards, parseShardList, shardLoad } from './stats.js';
 
-const ready = init({ module_or_path: new URL('./vendor/kinesis-batch/wasm/kinesis_batch_bg.wasm', import.meta.url) })
-  .then(() => configureRuntime({}));
+const ready = init({
+  module_or_path: new URL('./vendor/kinesis-batch/wasm/kinesis_batch_bg.wasm', import.meta.url),
+}).then(() => configureRuntime({}));
 
-/** The page's own code for a record that is not valid JSON (the library never sees it). */
-export const INVALID_JSON = 'InvalidJSON';
+/** The code of a record that is not one JSON value: the core's (checkJson), as the CLI reports it. */
+export const INVALID_JSON = 'InvalidJson';
 const PROGRESS_INTERVAL_MS = 100;
+const MIB = 1024 * 1024; // a unit, for the exported MiB/s
+
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(65536);
+
+/** The UTF-8 bytes of `text`, in a buffer reused from record to record (valid until the next call). */
+function utf8Of(text) {
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(Math.max(text.length * 3, scratch.length * 2));
+  const { written } = encoder.encodeInto(text, scratch);
+  return scratch.subarray(0, written);
+}
+
+/** Whether `text` is one JSON value, as the core decides it (checkJson on its UTF-8 bytes). */
+const isJson = (text) => checkJson(utf8Of(text)) === undefined;
 
 let input = null; // { text, name, bytes }
 let plan = null;
@@ -76,12 +100,31 @@ function planOptions(settings) {
 }
 
 function describe(error) {
-  return { code: error?.code, message: error?.message ?? String(error) };
+  return { code: error?.code, option: error?.option, message: error?.message ?? String(error) };
+}
+
+/**
+ * The limits the plan runs with, defaults applied, and the per-shard write limits: the core's
+ * resolveLimits (it throws InvalidOption, naming the option, for a bad one).
+ */
+function limitsOf(options) {
+  const { maxBatchSize, maxRecordBytes, maxRequestBytes, shardRecordsPerSecond, shardBytesPerSecond } =
+    resolveLimits(options);
+  return { maxBatchSize, maxRecordBytes, maxRequestBytes, shardRecordsPerSecond, shardBytesPerSecond };
+}
+
+/** Throws the core's InvalidOption (option shardCount) for a shard count it does not take. */
+function checkShardCount(settings) {
+  if (settings.shardMode !== 'ranges') shardIndexFor('k', Number(settings.shardCount));
 }
 
 async function runPlan(id, { source, name, settings }) {
   const t0 = performance.now();
   await ready;
+  // Bad settings are reported before a large file is read.
+  const options = planOptions(settings);
+  const limits = limitsOf(options);
+  checkShardCount(settings);
   if (source !== undefined) {
     input = null;
     plan = null;
@@ -90,7 +133,7 @@ async function runPlan(id, { source, name, settings }) {
   if (!input) throw new Error('no input: paste records or choose a file');
   const t1 = performance.now();
   const { text } = input;
-  const { scanner, format } = scannerFor(text, settings.format);
+  const { scanner, format } = scannerFor(text, settings.format, isJson);
 
   // Per accepted-or-rejected payload (planBatches' index): line, span and data size.
   const lines = new Column(Uint32Array);
@@ -101,20 +144,21 @@ async function runPlan(id, { source, name, settings }) {
   let last = 0;
   let seen = 0;
 
+  // A record's payload is its text as written: planBatches sends a string as its UTF-8 bytes,
+  // so the data, its size and the key read from it are those of the input, as in the CLI.
   const take = (start, end, line) => {
-    let value;
-    try {
-      value = JSON.parse(text.slice(start, end));
-    } catch (error) {
-      parseErrors.push({ line, message: error.message });
+    const raw = text.slice(start, end);
+    const bytes = utf8Of(raw);
+    const invalid = checkJson(bytes);
+    if (invalid) {
+      parseErrors.push({ line, message: invalid.message });
       return undefined;
     }
     lines.push(line);
     starts.push(start);
     ends.push(end);
-    // The data the library sends: a string payload as its UTF-8, anything else as its JSON.
-    dataLengths.push(utf8Length(typeof value === 'string' ? value : JSON.stringify(value)));
-    return { value };
+    dataLengths.push(bytes.length);
+    return raw;
   };
 
   function* payloads() {
@@ -129,18 +173,17 @@ async function runPlan(id, { source, name, settings }) {
       if (scanner.error) {
         const { span } = scanner.error;
         if (span) {
-          const got = take(span.start, span.end, span.line);
-          if (got) yield got.value;
+          const raw = take(span.start, span.end, span.line);
+          if (raw !== undefined) yield raw;
         }
         parseErrors.push({ line: scanner.error.line, message: scanner.error.message });
         continue;
       }
-      const got = take(scanner.start, scanner.end, scanner.line);
-      if (got) yield got.value;
+      const raw = take(scanner.start, scanner.end, scanner.line);
+      if (raw !== undefined) yield raw;
     }
   }
 
-  const options = planOptions(settings);
   const result = planBatches(payloads(), options);
   const t2 = performance.now();
 
@@ -151,10 +194,12 @@ async function runPlan(id, { source, name, settings }) {
     let p = 0;
     for (const r of result.rejected) {
       const line = recordLine[r.index];
-      while (p < parseErrors.length && parseErrors[p].line <= line) rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
+      while (p < parseErrors.length && parseErrors[p].line <= line)
+        rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
       rejected.push({ line, index: r.index, code: r.code, message: r.message });
     }
-    while (p < parseErrors.length) rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
+    while (p < parseErrors.length)
+      rejected.push({ line: parseErrors[p].line, code: INVALID_JSON, message: parseErrors[p++].message });
   }
   const byCode = {};
   for (const r of rejected) byCode[r.code] = (byCode[r.code] || 0) + 1;
@@ -162,6 +207,7 @@ async function runPlan(id, { source, name, settings }) {
   plan = {
     settings,
     options,
+    limits,
     format,
     batches: result.batches,
     rejected,
@@ -179,6 +225,7 @@ async function runPlan(id, { source, name, settings }) {
   const t3 = performance.now();
   return {
     summary: summaryOf(plan, { readMs: t1 - t0, planMs: t2 - t1, shardMs: t3 - t2, totalMs: t3 - t0 }),
+    limits,
     batches: batchColumns(plan),
     shards,
     rejected: rejectedPage({ offset: 0, limit: 100 }),
@@ -201,11 +248,13 @@ function checkSizes(p) {
 }
 
 function summaryOf(p, timing) {
-  let accepted = 0, bytes = 0, fullByCount = 0;
+  let accepted = 0,
+    bytes = 0,
+    fullByCount = 0;
   for (const b of p.batches) {
     accepted += b.records;
     bytes += b.bytes;
-    if (b.records === p.settings.maxBatchSize) fullByCount++;
+    if (b.records === p.limits.maxBatchSize) fullByCount++;
   }
   const last = p.batches.length ? 1 : 0;
   return {
@@ -213,10 +262,10 @@ function summaryOf(p, timing) {
     inputBytes: input.bytes,
     format: p.format,
     payloads: p.recordLine.length,
-    records: p.recordLine.length + (p.byCode.InvalidJSON || 0),
+    records: p.recordLine.length + (p.byCode[INVALID_JSON] || 0),
     accepted,
     rejected: p.rejected.length,
-    invalidJson: p.byCode.InvalidJSON || 0,
+    invalidJson: p.byCode[INVALID_JSON] || 0,
     byCode: p.byCode,
     requests: p.batches.length,
     bytes,
@@ -224,7 +273,9 @@ function summaryOf(p, timing) {
     fullByCount,
     // A batch that is not full by count closed because the next record would not fit its bytes
     // (or the input ended: the last batch).
-    fullByBytes: p.batches.length ? p.batches.length - fullByCount - (p.batches.at(-1).records === p.settings.maxBatchSize ? 0 : last) : 0,
+    fullByBytes: p.batches.length
+      ? p.batches.length - fullByCount - (p.batches.at(-1).records === p.limits.maxBatchSize ? 0 : last)
+      : 0,
     randomKeys: !p.options.partitionKeyIdentifier,
     sizeMismatches: p.sizeMismatches,
     timing,
@@ -249,20 +300,26 @@ function batchColumns(p) {
 /** Maps every planned record to its shard; the settings are { shardMode, shardCount, shardList }. */
 function mapShards(id, settings) {
   const p = plan;
-  let shards, closed = 0, warnings = [];
+  let shards,
+    closed = 0,
+    warnings = [];
   let indexOf;
   let map = null;
   if (settings.shardMode === 'ranges') {
     ({ shards, closed, warnings } = parseShardList(settings.shardList || ''));
     try {
-      map = new ShardMap(shards.map((s) => s.start), shards.map((s) => s.end), shards.map((s) => s.shardId));
+      map = new ShardMap(
+        shards.map((s) => s.start),
+        shards.map((s) => s.end),
+        shards.map((s) => s.shardId),
+      );
     } catch (error) {
       throw new Error(error.message);
     }
     indexOf = (key) => map.indexOfKey(key);
   } else {
     const count = Number(settings.shardCount);
-    if (!Number.isInteger(count) || count < 1 || count > 100000) throw new Error('the shard count must be a whole number from 1 to 100000');
+    checkShardCount(settings);
     shards = evenShards(count);
     indexOf = (key) => shardIndexFor(key, count);
   }
@@ -270,7 +327,10 @@ function mapShards(id, settings) {
     const n = shards.length;
     const counts = new Float64Array(n);
     const bytes = new Float64Array(n);
-    let unassigned = 0, unassignedBytes = 0, done = 0, last = performance.now();
+    let unassigned = 0,
+      unassignedBytes = 0,
+      done = 0,
+      last = performance.now();
     for (const b of p.batches) {
       for (let j = 0; j < b.records; j++) {
         const key = b.partitionKeys[j];
@@ -293,7 +353,16 @@ function mapShards(id, settings) {
         progress(id, 'shards', done / Math.max(1, p.recordLine.length));
       }
     }
-    p.shards = { mode: settings.shardMode === 'ranges' ? 'ranges' : 'even', list: shards, closed, warnings, counts, bytes, unassigned, unassignedBytes };
+    p.shards = {
+      mode: settings.shardMode === 'ranges' ? 'ranges' : 'even',
+      list: shards,
+      closed,
+      warnings,
+      counts,
+      bytes,
+      unassigned,
+      unassignedBytes,
+    };
     return shardsMessage(p);
   } finally {
     map?.free();
@@ -321,8 +390,9 @@ function rejectedPage({ offset = 0, limit = 100, code = '' }) {
   return { offset, total: rows.length, code, rows: rows.slice(offset, offset + limit) };
 }
 
+/** The record's data: its text as written, the payload planBatches planned. */
 function payloadAt(p, index) {
-  return JSON.parse(input.text.slice(p.recordStart[index], p.recordEnd[index]));
+  return input.text.slice(p.recordStart[index], p.recordEnd[index]);
 }
 
 /** The PutRecords request the library would send for the first `count` records of a batch. */
@@ -335,7 +405,10 @@ async function body({ batch, count, stream }) {
   // The dispatcher's transport: records the request and answers as Kinesis would. Nothing leaves.
   const fetch = async (url, init) => {
     captured.push({ url: String(url), headers: init.headers, body: new TextDecoder().decode(init.body) });
-    const records = Array.from({ length: n }, (_, i) => ({ SequenceNumber: String(i + 1), ShardId: 'shardId-000000000000' }));
+    const records = Array.from({ length: n }, (_, i) => ({
+      SequenceNumber: String(i + 1),
+      ShardId: 'shardId-000000000000',
+    }));
     return new Response(JSON.stringify({ FailedRecordCount: 0, Records: records }), {
       status: 200,
       headers: { 'content-type': 'application/x-amz-json-1.1' },
@@ -386,10 +459,18 @@ function exportPlan({ rate }) {
   const s = p.shards;
   const summary = summaryOf(p, undefined);
   delete summary.timing;
-  const load = shardLoad({
-    shares: s.list.map((x) => x.share), counts: s.counts, bytes: s.bytes,
-    accepted: summary.accepted, totalBytes: summary.bytes, randomKeys: summary.randomKeys,
-  }, rate);
+  const load = shardLoad(
+    {
+      shares: s.list.map((x) => x.share),
+      counts: s.counts,
+      bytes: s.bytes,
+      accepted: summary.accepted,
+      totalBytes: summary.bytes,
+      randomKeys: summary.randomKeys,
+    },
+    rate,
+    p.limits,
+  );
   const parts = [];
   const head = {
     generator: 'kinesis-batch preview page',
@@ -397,10 +478,11 @@ function exportPlan({ rate }) {
     input: { name: input.name, bytes: input.bytes, format: p.format },
     settings: {
       partitionKeyIdentifier: p.options.partitionKeyIdentifier ?? null,
-      maxBatchSize: p.settings.maxBatchSize,
-      maxRecordBytes: p.settings.maxRecordBytes,
-      maxRequestBytes: p.settings.maxRequestBytes,
-      shards: s.mode === 'even' ? { mode: 'even', count: s.list.length } : { mode: 'ranges', closedShardsIgnored: s.closed },
+      maxBatchSize: p.limits.maxBatchSize,
+      maxRecordBytes: p.limits.maxRecordBytes,
+      maxRequestBytes: p.limits.maxRequestBytes,
+      shards:
+        s.mode === 'even' ? { mode: 'even', count: s.list.length } : { mode: 'ranges', closedShardsIgnored: s.closed },
       rateRecordsPerSecond: rate,
     },
     summary,
@@ -412,7 +494,7 @@ function exportPlan({ rate }) {
       records: s.counts[i],
       bytes: s.bytes[i],
       recordsPerSecond: load.rows[i].recordsPerSecond,
-      mibPerSecond: load.rows[i].bytesPerSecond / 1048576,
+      mibPerSecond: load.rows[i].bytesPerSecond / MIB,
       hot: load.rows[i].hot,
     })),
     unassignedRecords: s.unassigned,
@@ -429,7 +511,10 @@ function exportPlan({ rate }) {
       const shard = p.recordShard[b.indices[j]];
       shards[j] = shard >= 0 ? s.list[shard].shardId : null;
     }
-    parts.push(i ? ',\n' : '', JSON.stringify({ records: b.records, bytes: b.bytes, lines, partitionKeys: b.partitionKeys, shards }));
+    parts.push(
+      i ? ',\n' : '',
+      JSON.stringify({ records: b.records, bytes: b.bytes, lines, partitionKeys: b.partitionKeys, shards }),
+    );
   });
   parts.push('\n ]\n}\n');
   return new Blob(parts, { type: 'application/json' });
@@ -439,15 +524,21 @@ const handlers = {
   plan: runPlan,
   shards: async (id, { settings }) => {
     if (!plan) throw new Error('nothing is planned yet');
-    plan.settings = { ...plan.settings, shardMode: settings.shardMode, shardCount: settings.shardCount, shardList: settings.shardList };
+    plan.settings = {
+      ...plan.settings,
+      shardMode: settings.shardMode,
+      shardCount: settings.shardCount,
+      shardList: settings.shardList,
+    };
     return mapShards(id, settings);
   },
-  rejected: async (id, args) => rejectedPage(args),
-  body: async (id, args) => body(args),
-  export: async (id, args) => ({ blob: exportPlan(args) }),
+  rejected: async (_id, args) => rejectedPage(args),
+  body: async (_id, args) => body(args),
+  export: async (_id, args) => ({ blob: exportPlan(args) }),
+  // The page's defaults and per-shard limits, from the core.
   ping: async () => {
     await ready;
-    return { ready: true };
+    return { ready: true, limits: limitsOf({}) };
   },
 };
 
@@ -461,7 +552,13 @@ self.onmessage = (event) => {
       if (!handler) throw new Error(`unknown request ${type}`);
       const result = await handler(id, args || {});
       const transfer = [];
-      if (result?.batches) transfer.push(result.batches.records.buffer, result.batches.bytes.buffer, result.batches.firstLine.buffer, result.batches.lastLine.buffer);
+      if (result?.batches)
+        transfer.push(
+          result.batches.records.buffer,
+          result.batches.bytes.buffer,
+          result.batches.firstLine.buffer,
+          result.batches.lastLine.buffer,
+        );
       postMessage({ type: 'done', id, result }, transfer);
     } catch (error) {
       postMessage({ type: 'error', id, error: describe(error) });

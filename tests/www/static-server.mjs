@@ -69,10 +69,11 @@ export async function startStaticServer({ root, port = 0, host = '127.0.0.1' } =
     origin: `http://${host}:${actual}`,
     port: actual,
     requests,
-    stop: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
   };
 }
 
@@ -81,5 +82,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(process.argv[3] || 8080);
   const server = await startStaticServer({ root, port });
   console.log(`Serving ${path.resolve(root)} at ${server.origin}/ (Ctrl-C to stop)`);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, async () => { await server.stop(); process.exit(0); });
+  for (const sig of ['SIGINT', 'SIGTERM'])
+    process.on(sig, async () => {
+      await server.stop();
+      process.exit(0);
+    });
 }

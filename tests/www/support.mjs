@@ -1,6 +1,6 @@
 // Shared by the preview-page tests: the sample files, the Node oracle (the package's own
-// planBatches, shardIndexFor and hashKeyOf, run on the same file the page reads), the browser
-// and the page helpers.
+// planBatches, shardIndexFor and hashKeyOf, run on the same file the page reads, each record's
+// text as written, as the CLI takes a line), the browser and the page helpers.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -9,6 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { planBatches, shardIndexFor, hashKeyOf } from '../../pkg/node.js';
+// The core's own JSON check and limits (the glue node.js has just initialised), for the tests that
+// hold the page to the core's answers.
+import { checkJson, resolveLimits } from '../../pkg/wasm/kinesis_batch.js';
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
@@ -26,8 +29,16 @@ export async function launchBrowser() {
   const executablePath = execFileSync('bash', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
   return chromium.launch({
     executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -35,7 +46,7 @@ export async function launchBrowser() {
 export function prng(seed) {
   let a = seed >>> 0;
   return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
+    a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
@@ -72,13 +83,13 @@ export function sampleLines(count = 50000, seed = 6) {
   const bad = new Map(); // line -> code
   const special = new Map(); // record number (1-based) -> [text, code | null]
   const at = (n, text, code = null) => special.set(n, [text, code]);
-  // Not valid JSON: the page's own code, InvalidJSON.
-  at(17, '{"id": "cust-0002", "seq": 17, "kind": "order",', 'InvalidJSON');
-  at(2000, '{"id": "cust-0003", "seq": 2000,}', 'InvalidJSON');
-  at(7777, "{'id': 'cust-0004'}", 'InvalidJSON');
-  at(12001, 'undefined', 'InvalidJSON');
-  at(25000, '{"id": "cust-0005", "note": "unterminated}', 'InvalidJSON');
-  at(49999, '{"id": "cust-0006"} {"id": "cust-0007"}', 'InvalidJSON');
+  // Not valid JSON: InvalidJson, the code the core and the CLI give.
+  at(17, '{"id": "cust-0002", "seq": 17, "kind": "order",', 'InvalidJson');
+  at(2000, '{"id": "cust-0003", "seq": 2000,}', 'InvalidJson');
+  at(7777, "{'id': 'cust-0004'}", 'InvalidJson');
+  at(12001, 'undefined', 'InvalidJson');
+  at(25000, '{"id": "cust-0005", "note": "unterminated}', 'InvalidJson');
+  at(49999, '{"id": "cust-0006"} {"id": "cust-0007"}', 'InvalidJson');
   // No key field, or no object at all.
   at(100, JSON.stringify({ seq: 100, kind: 'order' }), 'MissingPartitionKey');
   at(3001, JSON.stringify({ ID: 'cust-0002', seq: 3001 }), 'MissingPartitionKey');
@@ -94,6 +105,12 @@ export function sampleLines(count = 50000, seed = 6) {
   at(8002, JSON.stringify({ id: '😀'.repeat(128), seq: 8002 }), null); // exactly 256: accepted
   at(8003, JSON.stringify({ id: 'k'.repeat(256), seq: 8003 }), null);
   at(8004, JSON.stringify({ id: true, seq: 8004 }), null);
+  // Records as written, not as JSON.stringify would write them: their data is the line itself.
+  at(6000, '{"id": 7.50, "seq": 6000}', null); // key "7.50"
+  at(6001, '  {"id" : "cust-0002" ,  "seq": 6001 }  ', null); // spaces around and inside
+  at(6002, '{"id": 12345678901234567890, "seq": 6002}', null); // more digits than a double keeps
+  at(6003, '{"id": "caf\\u00e9", "seq": 6003}', null); // an escape: key "café"; the data keeps the 6-character escape
+  at(6004, '{"id": "cust-0003", "seq": 6004}\r', null); // a CRLF line: "\r" is not data
   // Too large for maxRecordBytes 8192 (data + key); one exactly at the limit is accepted.
   for (const n of [300, 18000, 33333, 47000]) {
     at(n, JSON.stringify({ id: 'cust-0009', seq: n, note: 'x'.repeat(9000) }), 'RecordTooLarge');
@@ -135,8 +152,12 @@ export async function writeLines(file, lines) {
 }
 
 /**
- * What the library does with an NDJSON text, computed in Node with the package itself:
- * { records, invalid: [line], payloadLines, result (planBatches), rejected: [{ line, code, message }] }.
+ * What the library does with an NDJSON text (its lines, split at "\n"), computed in Node with the
+ * package itself: { records, invalid: [line], payloads, payloadLines, result (planBatches),
+ * rejected: [{ line, code, message }] }. A record's payload is its line as written, without a
+ * "\r" before the "\n" (as the CLI reads it): a string, which planBatches sends as its UTF-8
+ * bytes and reads the key from. Whether a line is JSON is decided here independently of the
+ * core, by Node's JSON.parse.
  */
 export function oracleNdjson(lines, options) {
   const payloads = [];
@@ -144,30 +165,43 @@ export function oracleNdjson(lines, options) {
   const invalid = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
     try {
-      payloads.push(JSON.parse(line));
-      payloadLines.push(i + 1);
+      JSON.parse(raw);
     } catch {
       invalid.push(i + 1);
+      return;
     }
+    payloads.push(raw);
+    payloadLines.push(i + 1);
   });
   return oracleFor(payloads, payloadLines, invalid, options);
 }
 
+/** The oracle for records given as their texts as written (`payloads`, strings) and their lines. */
 export function oracleFor(payloads, payloadLines, invalid, options) {
   const result = planBatches(payloads, options);
   const rejected = [
-    ...invalid.map((line) => ({ line, code: 'InvalidJSON', message: null })),
+    ...invalid.map((line) => ({ line, code: 'InvalidJson', message: null })),
     ...result.rejected.map((r) => ({ line: payloadLines[r.index], code: r.code, message: r.message })),
   ].sort((a, b) => a.line - b.line);
   const accepted = result.batches.reduce((s, b) => s + b.records, 0);
   const bytes = result.batches.reduce((s, b) => s + b.bytes, 0);
-  return { payloads, payloadLines, invalid, result, rejected, accepted, bytes, records: payloads.length + invalid.length };
+  return {
+    payloads,
+    payloadLines,
+    invalid,
+    result,
+    rejected,
+    accepted,
+    bytes,
+    records: payloads.length + invalid.length,
+  };
 }
 
-/** The data bytes of a payload as Kinesis stores them, computed independently of the package. */
-export function dataBytes(payload) {
-  return Buffer.byteLength(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
+/** The data bytes of a record (its text as written) as Kinesis stores them: its UTF-8 length. */
+export function dataBytes(raw) {
+  return Buffer.byteLength(raw, 'utf8');
 }
 
 /** Per-shard { counts, bytes } for the oracle's batches, with `shardOf(key)` → index. */
@@ -203,10 +237,12 @@ export function evenShardIds(n) {
 
 /** Whether a shard runs hot at `rate` records/s for the stream, given the file as traffic mix. */
 export function hotShards({ counts, bytes }, accepted, rate) {
-  return counts.map((c, i) => rate * c / accepted > SHARD_RECORDS_PER_SECOND || rate * bytes[i] / accepted > SHARD_BYTES_PER_SECOND);
+  return counts.map(
+    (c, i) => (rate * c) / accepted > SHARD_RECORDS_PER_SECOND || (rate * bytes[i]) / accepted > SHARD_BYTES_PER_SECOND,
+  );
 }
 
-export { planBatches, shardIndexFor, hashKeyOf, TWO_128 };
+export { planBatches, shardIndexFor, hashKeyOf, checkJson, resolveLimits, TWO_128 };
 
 // ---- page helpers ---------------------------------------------------------------------------
 
@@ -246,10 +282,19 @@ export async function setSettings(page, s) {
 
 /** Waits for a finished plan (and the request body drawn after it), with cheap polling only. */
 export async function waitDone(page, timeout = 120000) {
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout, polling: 100 });
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, {
+    timeout,
+    polling: 100,
+  });
   const state = await page.getAttribute('body', 'data-state');
   if (state === 'error') throw new Error(`the page reports: ${await page.textContent('#error')}`);
-  await page.waitForFunction(() => document.getElementById('body').textContent.length > 0 || document.getElementById('body-note').textContent.length > 0, null, { polling: 100 });
+  await page.waitForFunction(
+    () =>
+      document.getElementById('body').textContent.length > 0 ||
+      document.getElementById('body-note').textContent.length > 0,
+    null,
+    { polling: 100 },
+  );
 }
 
 /** Waits for a finished plan; returns what the page shows. */
@@ -264,22 +309,38 @@ export async function readResults(page) {
     const num = (id) => Number(value(id));
     return {
       summary: {
-        records: num('sum-records'), accepted: num('sum-accepted'), rejected: num('sum-rejected'),
-        requests: num('sum-requests'), bytes: num('sum-bytes'), timeMs: num('sum-time'), closed: value('sum-closed'),
+        records: num('sum-records'),
+        accepted: num('sum-accepted'),
+        rejected: num('sum-rejected'),
+        requests: num('sum-requests'),
+        bytes: num('sum-bytes'),
+        timeMs: num('sum-time'),
+        closed: value('sum-closed'),
         text: document.getElementById('summary').innerText,
       },
       shards: [...document.querySelectorAll('#shards-table tbody tr')].map((tr) => ({
-        id: tr.dataset.shardId, records: Number(tr.dataset.records), bytes: Number(tr.dataset.bytes),
-        hot: tr.dataset.hot === 'true', cells: [...tr.children].map((c) => c.innerText),
+        id: tr.dataset.shardId,
+        records: Number(tr.dataset.records),
+        bytes: Number(tr.dataset.bytes),
+        hot: tr.dataset.hot === 'true',
+        cells: [...tr.children].map((c) => c.innerText),
       })),
       hotSummary: document.getElementById('hot-summary')?.dataset.hot,
       rejected: [...document.querySelectorAll('#rejected-table tbody tr')].map((tr) => ({
-        line: Number(tr.dataset.line), code: tr.dataset.code, message: tr.children[2].innerText, lineText: tr.children[0].innerText,
+        line: Number(tr.dataset.line),
+        code: tr.dataset.code,
+        message: tr.children[2].innerText,
+        lineText: tr.children[0].innerText,
       })),
       rejectedPager: document.getElementById('rejected-page').innerText,
-      batches: [...document.querySelectorAll('#batches-table tbody tr')].map((tr) => ({ records: Number(tr.dataset.records), bytes: Number(tr.dataset.bytes) })),
+      batches: [...document.querySelectorAll('#batches-table tbody tr')].map((tr) => ({
+        records: Number(tr.dataset.records),
+        bytes: Number(tr.dataset.bytes),
+      })),
       body: document.getElementById('body').dataset.raw,
-      bodyRows: [...document.querySelectorAll('#body-table tbody tr')].map((tr) => [...tr.children].map((c) => c.innerText)),
+      bodyRows: [...document.querySelectorAll('#body-table tbody tr')].map((tr) =>
+        [...tr.children].map((c) => c.innerText),
+      ),
       error: document.getElementById('error').hidden ? null : document.getElementById('error').innerText,
     };
   });
