@@ -183,6 +183,7 @@ struct Waiting {
 /// Failing fast after a stream-level error: nothing is sent until `probe_at_ms`, then one
 /// request; its answer ends the state or renews it.
 struct Blocked {
+    error: ServiceError,
     probe_at_ms: u64,
     probe: Option<RequestId>,
 }
@@ -251,7 +252,15 @@ impl Dispatcher {
         self.next_record += 1;
         self.progress.accepted += 1;
         self.buffered_bytes += accepted.size;
-        self.packer.push(Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0 });
+        let record = Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0 };
+        // Failing fast, before the probe time: the record ends at once with the stream's error,
+        // so a producer to a missing stream holds nothing.
+        if let Some(blocked) = self.blocked.as_ref().filter(|b| b.probe.is_none() && now_ms < b.probe_at_ms) {
+            let error = blocked.error.clone();
+            self.fail(record, &error);
+            return Ok(id);
+        }
+        self.packer.push(record);
         // Alone in the open batch (it was empty, or this record closed the one before): its clock starts now.
         match self.packer.open_len() {
             0 => self.open_since_ms = None,
@@ -500,7 +509,7 @@ impl Dispatcher {
         records.extend(self.packer.drain());
         self.open_since_ms = None;
         self.fail_all(records, error);
-        self.blocked = Some(Blocked { probe_at_ms: now_ms.saturating_add(FAIL_FAST_RETRY_MS), probe: None });
+        self.blocked = Some(Blocked { error: error.clone(), probe_at_ms: now_ms.saturating_add(FAIL_FAST_RETRY_MS), probe: None });
     }
 
     /// The answer to the probe sent while failing fast ends that state; a stream-level error in

@@ -547,20 +547,31 @@ fn a_missing_stream_fails_fast_wasting_at_most_max_in_flight_requests() {
     let f = &report.failed[1999];
     assert_eq!(f.error_code, "ResourceNotFoundException");
     assert!(f.error_message.starts_with("stream orders in us-east-1 at http://127.0.0.1:4567/: "), "{}", f.error_message);
-    // The next flush tries one request again.
+    // While failing fast, a record ends at once with the stream's error: nothing is sent.
     h.submit();
     h.submit();
     let report = h.flush().expect("settles");
-    assert_eq!((report.failed_count, h.log.borrow().sent.len()), (2, 3));
-    // A full batch submitted while failing fast waits for the probe time (5 s), then goes alone.
-    for _ in 0..20 {
+    assert_eq!((report.failed_count, h.log.borrow().sent.len()), (2, 2));
+    // That flush lets the next request through as a probe: a full batch goes at once, fails, and
+    // failing fast starts again.
+    for _ in 0..10 {
         h.submit();
     }
-    h.executor.run_for(4_900);
+    h.executor.run_for(100);
+    assert_eq!(h.log.borrow().sent.len(), 3, "one probe");
+    for _ in 0..10 {
+        h.submit();
+    }
+    h.executor.run_for(4_800);
     assert_eq!(h.log.borrow().sent.len(), 3, "nothing before the probe time");
+    // From the probe time on, records queue and the next full batch is the probe.
     h.executor.run_for(200);
-    assert_eq!(h.log.borrow().sent.len(), 4, "one probe, and its failure ends the other batch");
-    assert_eq!(h.engine.progress().failed, 2_000 + 2 + 20);
+    for _ in 0..10 {
+        h.submit();
+    }
+    h.executor.run_for(100);
+    assert_eq!(h.log.borrow().sent.len(), 4, "one probe per 5 s");
+    assert_eq!(h.engine.progress().failed, 2_000 + 2 + 30);
 }
 
 #[test]
@@ -578,6 +589,7 @@ fn on_failed_streams_failures_and_a_producer_that_never_flushes_stays_bounded() 
         }
         max_buffered = max_buffered.max(h.engine.progress().buffered_bytes);
     }
+    h.executor.run_for(0);
     let elapsed = h.executor.now_ms() - START_MS;
     assert!(max_buffered <= 4_096 + 64, "buffered bytes stay within maxBufferedBytes plus one record: {max_buffered}");
     let p = h.engine.progress();

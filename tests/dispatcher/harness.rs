@@ -283,6 +283,8 @@ pub struct Harness {
     pub steps: u64,
     /// Failing fast after a stream-level error: (no request before this time, the probe sent).
     blocked: Option<(u64, Option<u64>)>,
+    /// The stream-level error's code while failing fast.
+    blocked_code: String,
 }
 
 /// Final errors about the whole stream, which make the dispatcher fail fast (the list).
@@ -335,6 +337,7 @@ impl Harness {
             failed: 0,
             steps: 0,
             blocked: None,
+            blocked_code: String::new(),
         }
     }
 
@@ -404,6 +407,8 @@ impl Harness {
         match result {
             Ok(id) => {
                 assert!(allowed.is_empty(), "accepted a record that breaks {allowed:?}");
+                // Failing fast before the probe time: accepted and ended at once.
+                let ends_now = self.blocked.is_some_and(|(probe_at, probe)| probe.is_none() && self.now < probe_at);
                 assert!(!self.records.contains_key(&id), "record id {id} given twice");
                 // The key is only known from the request for random keys; learn it then.
                 let key = given.unwrap_or_default();
@@ -423,6 +428,17 @@ impl Harness {
                         in_request: None,
                     },
                 );
+                let failed = self.dispatcher.take_failed();
+                if ends_now {
+                    assert_eq!(failed.len(), 1, "a record submitted while failing fast ends at once");
+                    assert_eq!((failed[0].id, &failed[0].code), (id, &self.blocked_code));
+                    if self.records[&id].key.is_empty() {
+                        self.records.get_mut(&id).unwrap().key = failed[0].partition_key.clone();
+                    }
+                    self.end(id, State::Failed, 0, &failed[0].partition_key.clone());
+                } else {
+                    assert!(failed.is_empty(), "a submit ended records");
+                }
             }
             Err(e) => assert!(allowed.contains(&e.code), "refused with {:?}, expected one of {allowed:?}: {}", e.code, e.message),
         }
@@ -638,6 +654,7 @@ impl Harness {
                 }
             }
             self.blocked = Some((self.now + kinesis_batch::dispatcher::FAIL_FAST_RETRY_MS, None));
+            self.blocked_code = code.clone();
         }
         let got_acked = self.dispatcher.take_acked();
         let got_failed = self.dispatcher.take_failed();
