@@ -8,6 +8,9 @@ WASM_TARGET := wasm32-unknown-unknown
 CORE_WASM := target/$(WASM_TARGET)/release/kinesis_batch.wasm
 GLUE_DIR := pkg/wasm
 NODE_MODULES := tests/node_modules/.package-lock.json
+# The package's own optional dependency (the AWS credentials chain), for the tests that run the
+# library from pkg/ with it; the tarball does not carry it.
+PKG_NODE_MODULES := pkg/node_modules/.package-lock.json
 VENV := tests/.venv/bin/moto_server
 WASM_OPT := tests/node_modules/.bin/wasm-opt
 ESBUILD := tests/node_modules/.bin/esbuild
@@ -37,6 +40,10 @@ $(NODE_MODULES): tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
 	@touch $@
 
+$(PKG_NODE_MODULES): pkg/package.json pkg/package-lock.json
+	cd pkg && npm ci --no-audit --no-fund
+	@touch $@
+
 $(VENV): tests/requirements.txt
 	python3 -m venv tests/.venv
 	tests/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
@@ -44,7 +51,7 @@ $(VENV): tests/requirements.txt
 
 # ---- build -------------------------------------------------------------------------------
 
-build: $(GLUE_DIR)/kinesis_batch_bg.wasm pkg/node.cjs pkg/index.d.cts
+build: $(GLUE_DIR)/kinesis_batch_bg.wasm pkg/node.cjs pkg/index.d.cts pkg/www/index.html pkg/LICENSE
 
 $(CORE_WASM): $(RUST_SOURCES) | rust-setup
 	cargo build --release --target $(WASM_TARGET) --lib
@@ -67,6 +74,21 @@ pkg/node.cjs: pkg/build/node-cjs.js $(wildcard pkg/*.js) $(GLUE_DIR)/kinesis_bat
 pkg/index.d.cts: pkg/index.d.ts
 	cp pkg/index.d.ts $@
 
+# The tarball carries the project's license (npm includes LICENSE from the package folder).
+pkg/LICENSE: LICENSE
+	cp LICENSE $@
+
+# The preview page shipped in the package (build output, git-ignored): www/'s own files, without
+# www/vendor/. `kinesis-batch preview` serves pkg/www/ and answers the page's three
+# ./vendor/kinesis-batch/ URLs with the package's core.js and wasm/ files, so the page is
+# byte-identical to www/ and the wasm is in the tarball once. Depending on the www folder itself
+# redoes the copy when a file is added or removed.
+WWW_FILES := $(shell find www -path www/vendor -prune -o -type f ! -name '.*' ! -name '*~' -print)
+
+pkg/www/index.html: $(WWW_FILES) www/.
+	rm -rf pkg/www
+	cd www && for f in $(WWW_FILES:www/%=%); do mkdir -p ../pkg/www/$$(dirname $$f) && cp $$f ../pkg/www/$$f; done
+
 # ---- test --------------------------------------------------------------------------------
 
 # Each suite has a time budget (SUITE_BUDGET seconds; the whole run takes about 10 minutes on 2
@@ -78,7 +100,7 @@ test: lint test-rust test-node test-runtimes test-component test-www
 test-rust:
 	$(SUITE_BUDGET) 900 cargo test --quiet
 
-test-node: build setup
+test-node: build setup $(PKG_NODE_MODULES)
 	$(SUITE_BUDGET) 900 node --test --test-concurrency=1 tests/node/
 
 # ---- lint --------------------------------------------------------------------------------
@@ -166,9 +188,10 @@ test-www: build setup www
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(SUITE_BUDGET) 900 node --test --test-concurrency=1 tests/www/
 
-# Serves www/ on 127.0.0.1 (PREVIEW_PORT=0 picks a free port) and prints the URL.
-preview: build $(NODE_MODULES) www
-	node tests/www/static-server.mjs www $(PREVIEW_PORT)
+# Serves the page as the package ships it (pkg/www/ and the package's wasm, through
+# `kinesis-batch preview`) on 127.0.0.1 (PREVIEW_PORT=0 picks a free port) and prints the URL.
+preview: build
+	node pkg/bin/kinesis-batch.js preview --port $(PREVIEW_PORT)
 
 # ---- demo --------------------------------------------------------------------------------
 

@@ -22,11 +22,6 @@ export class KinesisBatchError extends Error {
 
 const runtime = { ready: false, environment: () => ({}) };
 
-/**
- * Called by the entry points once the wasm is instantiated. `environment()` gives
- * { region, credentials } read from the process environment. `sha256`, where the host has a
- * synchronous one (Node's crypto.createHash), hashes request bodies faster than wasm can.
- */
 export function configureRuntime({ environment, sha256 } = {}) {
   if (environment) runtime.environment = environment;
   if (sha256) setSha256(sha256);
@@ -73,10 +68,6 @@ function isWellFormed(text) {
   return typeof text.isWellFormed === 'function' ? text.isWellFormed() : !LONE_SURROGATE.test(text);
 }
 
-/**
- * payload → its data: bytes (Uint8Array), or text sent as UTF-8 (a string, or the payload's
- * JSON). The key, if read from the data, is read by the engine from these same bytes.
- */
 function payloadData(payload) {
   if (typeof payload === 'string') return payload;
   if (payload instanceof Uint8Array) return payload;
@@ -98,7 +89,6 @@ function payloadData(payload) {
   return json;
 }
 
-/** The per-record options, read once; a throwing getter is a bad option, not a crash. */
 function recordOptions(options) {
   if (options === undefined) return [undefined, undefined];
   if (options === null || typeof options !== 'object') {
@@ -171,25 +161,18 @@ export class KinesisBatchDispatcher {
     }
   }
 
-  /** The region requests are signed for. */
   get region() {
     return this.#engine.region;
   }
 
-  /** Where requests go. */
   get endpoint() {
     return this.#engine.endpoint;
   }
 
-  /** Running totals: { accepted, sent, failed, inFlight, retries, requests, bufferedBytes }. */
   get progress() {
     return this.#engine.progress;
   }
 
-  /**
-   * Accepts one record. Rejects with a KinesisBatchError if the record is invalid (nothing is
-   * accepted then). Waits while more than maxBufferedBytes are accepted and unfinished.
-   */
   submitPayload(payload, options) {
     // Not `async`: most calls need no wait, and a shared settled promise spares a promise and a
     // suspended frame per record.
@@ -230,12 +213,6 @@ export class KinesisBatchDispatcher {
     return this.#scratch;
   }
 
-  /**
-   * Accepts many records: an array or other iterable of payloads, each encoded and keyed as
-   * submitPayload does it. An invalid record does not stop the others: it is never accepted and
-   * is listed in `rejected` with its index and KinesisBatchError.
-   * @returns {Promise<{ accepted: number, rejected: { index: number, error: KinesisBatchError }[] }>}
-   */
   async submitPayloads(payloads) {
     if (payloads === null || typeof payloads !== 'object' || typeof payloads[Symbol.iterator] !== 'function') {
       throw new KinesisBatchError('InvalidOption', 'payloads: must be an array or other iterable of payloads', {
@@ -262,14 +239,6 @@ export class KinesisBatchDispatcher {
     return { accepted, rejected };
   }
 
-  /**
-   * Sends everything accepted before this call and waits for each of those records to end. The
-   * report covers the records that ended since the previous report.
-   */
-  /**
-   * Flushes, then refuses every later submit with the code `Closed`; resolves to the last report.
-   * `await using kn = new KinesisBatchDispatcher(...)` closes it the same way.
-   */
   async close() {
     return this.#engine.close();
   }
@@ -305,10 +274,6 @@ export class KinesisBatchDispatcher {
   }
 }
 
-/**
- * Plans batches without any network: { batches: [{ records, bytes, partitionKeys, indices }],
- * rejected: [{ index, code, message }] }.
- */
 export function planBatches(payloads, options = {}) {
   ensureReady();
   if (payloads === null || typeof payloads !== 'object' || typeof payloads[Symbol.iterator] !== 'function') {
@@ -340,7 +305,6 @@ export function planBatches(payloads, options = {}) {
   }
 }
 
-/** The decimal hash key Kinesis derives from a partition key (MD5, big-endian u128). */
 export function hashKeyOf(partitionKey) {
   ensureReady();
   try {
@@ -350,7 +314,6 @@ export function hashKeyOf(partitionKey) {
   }
 }
 
-/** The index of the shard a partition key lands on among `shardCount` evenly split shards. */
 export function shardIndexFor(partitionKey, shardCount) {
   ensureReady();
   try {

@@ -1,13 +1,26 @@
 // Node entry point: loads the wasm synchronously from the package folder.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
 import { initSync } from './wasm/kinesis_batch.js';
 import { configureRuntime } from './core.js';
-import { environmentFrom } from './env.js';
+import { CHAIN_PACKAGE, environmentFrom } from './env.js';
 
 initSync({ module: readFileSync(new URL('./wasm/kinesis_batch_bg.wasm', import.meta.url)) });
 configureRuntime({
-  environment: environmentFrom((name) => process.env[name]),
+  environment: environmentFrom((name) => process.env[name], {
+    readText(path) {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
+    homeDir: homedir,
+    // The AWS default credentials chain (optional dependency), imported on the first send that
+    // needs it. The specifier is a variable so that bundlers don't try to pull it in.
+    loadChain: () => import(CHAIN_PACKAGE),
+  }),
   // Node's SHA-256 (OpenSSL) is several times faster than sha2 in wasm for request bodies.
   sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
 });

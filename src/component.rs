@@ -181,7 +181,7 @@ impl Transport for ImportTransport {
             Ok(r) => Ok(TransportResponse {
                 status: r.status,
                 error_type: header(&r.headers, "x-amzn-errortype").map(str::to_owned),
-                date: header(&r.headers, "date").map(str::to_owned),
+                server_date_ms: header(&r.headers, "date").and_then(crate::engine::http_date_ms),
                 body: r.body,
             }),
             Err(TransportError::Timeout) => {
@@ -437,7 +437,7 @@ impl api::Guest for Component {
     }
 
     fn hash_key_of(partition_key: String) -> String {
-        shard_map::hash_key_of(&partition_key).to_string()
+        shard_map::decimal(shard_map::hash_key_of(&partition_key))
     }
 
     fn shard_index_for(partition_key: String, shard_count: u32) -> Result<u32, KinesisBatchError> {

@@ -402,8 +402,8 @@ impl Dispatcher {
         crate::insertion_sort_by(&mut secrets, |a, b| a.len() > b.len());
         let mut out = message.to_owned();
         for secret in secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "[redacted]");
+            if crate::find(&out, secret).is_some() {
+                out = crate::replace_all(&out, secret, "[redacted]");
             }
         }
         response::truncate(&out, max_bytes)

@@ -39,8 +39,8 @@ pub struct TransportResponse {
     pub status: u16,
     /// The `x-amzn-ErrorType` header.
     pub error_type: Option<String>,
-    /// The `Date` header as sent.
-    pub date: Option<String>,
+    /// The `Date` header, in ms since the epoch (see `http_date_ms`).
+    pub server_date_ms: Option<u64>,
     pub body: Vec<u8>,
 }
 
@@ -376,14 +376,17 @@ impl<P: 'static> Engine<P> {
 
     /// Flushes, then refuses every later submit with the code `Closed`. Resolves to the last
     /// report. Closing again flushes again (an empty report).
-    pub async fn close(&self) -> Report<P> {
-        {
-            let mut st = self.shared.state.borrow_mut();
-            if st.closed.is_none() {
-                st.closed = Some((CLOSED.to_owned(), "the dispatcher is closed: submit no more records".to_owned()));
-            }
+    pub fn close(&self) -> impl Future<Output = Report<P>> + '_ {
+        self.refuse_submits();
+        self.flush()
+    }
+
+    /// The first half of `close`: later submits are refused with the code `Closed`.
+    pub fn refuse_submits(&self) {
+        let mut st = self.shared.state.borrow_mut();
+        if st.closed.is_none() {
+            st.closed = Some((CLOSED.to_owned(), "the dispatcher is closed: submit no more records".to_owned()));
         }
-        self.flush().await
     }
 
     /// Ends every record not yet acknowledged with `code`. With `close`, later submits are
@@ -636,7 +639,7 @@ impl<P: 'static> Shared<P> {
                     let response = HttpResponse {
                         status: r.status,
                         error_type: r.error_type.as_deref(),
-                        server_date_ms: r.date.as_deref().and_then(http_date_ms),
+                        server_date_ms: r.server_date_ms,
                         body: &r.body,
                     };
                     st.dispatcher.handle_response(id, response, now, entropy);
@@ -709,7 +712,8 @@ impl<P: 'static> Shared<P> {
     }
 }
 
-/// An HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) as ms since the epoch.
+/// An HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) as ms since the epoch,
+/// for transports with no date parser of their own (the JS host has `Date.parse`).
 pub fn http_date_ms(value: &str) -> Option<u64> {
     let mut parts = value.split_ascii_whitespace();
     let (_weekday, day, month, year, time, zone) =

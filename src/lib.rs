@@ -33,6 +33,29 @@ pub use error::{OptionError, RecordError, RecordErrorCode};
 pub use record::{Entropy, KeyInput};
 pub use sigv4::Credentials;
 
+/// Where `needle` first occurs in `haystack`. A plain scan: the strings searched are short
+/// (endpoints, error messages), and `str::find` with a `&str` pattern costs about 3 KB of wasm.
+pub(crate) fn find(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| &h[i..i + n.len()] == n)
+}
+
+/// `haystack` with every `needle` replaced by `with`.
+pub(crate) fn replace_all(haystack: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = find(rest, needle).filter(|_| !needle.is_empty()) {
+        out.push_str(&rest[..at]);
+        out.push_str(with);
+        rest = &rest[at + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Stable insertion sort for the short lists the core sorts (headers, query pairs, in-flight
 /// requests, shard ranges, which arrive sorted): each `slice::sort` instantiation costs about
 /// 4 KB of wasm, and there were six.

@@ -99,7 +99,8 @@ impl Endpoint {
     /// Parses an `http(s)://host[:port][/path]` override.
     pub fn parse(url: &str) -> Result<Self, OptionError> {
         let bad = |why: &str| OptionError::new("endpoint", format!("{why}; expected http(s)://host[:port][/path]"));
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("missing scheme"))?;
+        let at = crate::find(url, "://").ok_or_else(|| bad("missing scheme"))?;
+        let (scheme, rest) = (&url[..at], &url[at + 3..]);
         let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
             "https" => "443",

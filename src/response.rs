@@ -115,7 +115,7 @@ pub fn is_stream_error(code: &str) -> bool {
 /// A signature error that means the clock is off rather than the key being wrong.
 pub fn is_clock_skew_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("signature expired") || m.contains("signature not yet current") || m.contains("request time too skewed")
+    ["signature expired", "signature not yet current", "request time too skewed"].iter().any(|s| crate::find(&m, s).is_some())
 }
 
 use crate::json::{reject, Text};
@@ -395,8 +395,8 @@ pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) ->
 
 fn xml_element(text: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
+    let start = crate::find(text, &open)? + open.len();
+    let end = crate::find(&text[start..], &format!("</{name}>"))? + start;
     Some(text[start..end].trim().to_owned())
 }
 

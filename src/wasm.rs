@@ -301,7 +301,7 @@ impl FetchTransport {
                 .map_err(|e| transport_failure(format!("reading the {name} header failed: {}", describe_js_error(&e))))
         };
         let error_type = header("x-amzn-errortype")?;
-        let date = header("date")?;
+        let date = header("date")?.map(|d| js_sys::Date::parse(&d)).filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64);
         let array_buffer = Reflect::get(&response, &"arrayBuffer".into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
@@ -315,7 +315,7 @@ impl FetchTransport {
         } else {
             return Err(transport_failure("reading the body gave no ArrayBuffer"));
         };
-        Ok(TransportResponse { status: status as u16, error_type, date, body })
+        Ok(TransportResponse { status: status as u16, error_type, server_date_ms: date, body })
     }
 }
 
@@ -756,8 +756,9 @@ impl JsEngine {
 
     // Flushes, then refuses later submits with the code `Closed`; resolves to the last report.
     pub fn close(&self) -> Promise {
-        let engine = self.engine.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(&JsReport::from(engine.close().await))) })
+        // The same flush as `flush`, after closing: one copy of its code in the wasm.
+        self.engine.refuse_submits();
+        self.flush()
     }
 
     // Ends every unfinished record with `code`; with `close`, later submits are refused.
@@ -902,7 +903,7 @@ pub fn wasm_memory() -> JsValue {
 #[wasm_bindgen(js_name = hashKeyOf)]
 pub fn hash_key_of(partition_key: JsValue) -> Result<String, JsValue> {
     let key = partition_key.as_string().ok_or_else(|| option_error(OptionError::new("partitionKey", "must be a string")))?;
-    Ok(shard_map::hash_key_of(&key).to_string())
+    Ok(shard_map::decimal(shard_map::hash_key_of(&key)))
 }
 
 #[wasm_bindgen(js_name = shardIndexFor)]

@@ -69,7 +69,7 @@ fn indices_in(body: &[u8]) -> Vec<u64> {
 }
 
 fn answer(status: u16, body: String) -> TransportResponse {
-    TransportResponse { status, error_type: None, date: None, body: body.into_bytes() }
+    TransportResponse { status, error_type: None, server_date_ms: None, body: body.into_bytes() }
 }
 
 fn put_records_answer(count: usize, failing: &[usize], code: &str) -> String {

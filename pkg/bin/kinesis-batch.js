@@ -18,6 +18,7 @@ const EXIT_INTERRUPTED = 130;
 const USAGE = `Usage:
   kinesis-batch put <stream> [file|-] [options]   send NDJSON records to a Kinesis stream
   kinesis-batch plan [file|-] [options]           show the batches put would send, offline
+  kinesis-batch preview [--port N] [--host H]     serve the batch preview page, print its URL
   kinesis-batch --help | --version
 
 Each non-empty line of the input (a file, or stdin when it is "-" or left out) is one JSON
@@ -48,13 +49,20 @@ put options:
   Credentials come from the AWS default credentials chain: AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE (~/.aws/credentials and
   ~/.aws/config), SSO, web identity, ECS/container or EC2 instance credentials (these through
-  the optional dependency @aws-sdk/credential-providers). Without any, every record fails
-  with CredentialsUnavailable.
+  the optional dependency @aws-sdk/credential-providers). Without any, put stops at the
+  first send with CredentialsUnavailable (exit 2).
 
 plan options:
   --shards N                count records and bytes per shard of a stream of N evenly
                             split shards (as CreateStream makes them)
   --batches                 list every batch (default: a summary)
+
+preview options:
+  --port N                  port to listen on (default 8080; 0: any free port)
+  --host HOST               address to listen on (default 127.0.0.1)
+  preview serves the batch preview page the package ships (see batches and shards in the
+  browser, offline), prints "kinesis-batch preview: http://127.0.0.1:PORT/" on stdout and
+  runs until Ctrl-C or SIGTERM, then exits 0.
 
 Output: a JSON summary (put) or plan (plan) on stdout. Bad lines are reported on stderr as
 "line N: CODE: message" and never stop the other lines. put shows progress on stderr when
@@ -372,14 +380,15 @@ async function put(values, positionals) {
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   const abort = new AbortController();
   // Failures stream in as records fail. One about the whole stream (missing, access denied, bad
-  // credentials) is a configuration error: reading stops, and put exits 2.
+  // credentials), or no credentials from any source (CredentialsUnavailable), is a configuration
+  // error: reading stops, and put exits 2.
   const failures = [];
   let configError;
   let input;
   const onFailed = (batch) => {
     for (const f of batch) {
       failures.push(f);
-      if (!configError && isStreamError(f.errorCode)) {
+      if (!configError && (isStreamError(f.errorCode) || f.errorCode === 'CredentialsUnavailable')) {
         configError = f;
         input?.stream.destroy();
       }
@@ -661,6 +670,162 @@ async function plan(values, positionals) {
   return rejectedLines.length ? EXIT_FAILED : EXIT_OK;
 }
 
+// ---- preview --------------------------------------------------------------------------------
+
+const PREVIEW_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+const PREVIEW_DEFAULT_PORT = 8080;
+
+/**
+ * `kinesis-batch preview`: serves the batch preview page the package ships (its www/ folder) on
+ * 127.0.0.1 until SIGINT or SIGTERM, then exits 0. Static files only: GET and HEAD, no directory
+ * listing, nothing outside www/ except the page's three ./vendor/kinesis-batch/ files, which are
+ * the package's own core.js and wasm glue and module (the wasm is in the package once).
+ */
+async function preview(values, positionals) {
+  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const port = values.port === undefined ? PREVIEW_DEFAULT_PORT : wholeNumber(values, 'port');
+  if (port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
+  const host = values.host ?? '127.0.0.1';
+  if (host === '') throw new UsageError('--host must be a host name or an IP address');
+
+  const [{ createServer }, { createReadStream }, { realpath, stat }, path, { fileURLToPath }] = await Promise.all([
+    import('node:http'),
+    import('node:fs'),
+    import('node:fs/promises'),
+    import('node:path'),
+    import('node:url'),
+  ]);
+  const types = {
+    '.html': 'text/html; charset=utf-8',
+    '.js': 'text/javascript; charset=utf-8',
+    '.mjs': 'text/javascript; charset=utf-8',
+    '.css': 'text/css; charset=utf-8',
+    '.wasm': 'application/wasm',
+    '.json': 'application/json',
+    '.webmanifest': 'application/manifest+json',
+    '.svg': 'image/svg+xml',
+    '.png': 'image/png',
+    '.ico': 'image/x-icon',
+    '.txt': 'text/plain; charset=utf-8',
+  };
+  const packageRoot = await realpath(fileURLToPath(new URL('..', import.meta.url)));
+  const vendor = new Map(
+    ['core.js', 'wasm/kinesis_batch.js', 'wasm/kinesis_batch_bg.wasm'].map((f) => [
+      `/vendor/kinesis-batch/${f}`,
+      path.join(packageRoot, ...f.split('/')),
+    ]),
+  );
+  let root;
+  try {
+    root = await realpath(path.join(packageRoot, 'www'));
+    if (!(await stat(path.join(root, 'index.html'))).isFile()) throw new Error('no index.html');
+    for (const file of vendor.values()) await stat(file);
+  } catch (error) {
+    throw new UsageError(`the package's preview page is missing (${error.message}); build it with \`make build\``);
+  }
+  const inside = (file) => file === root || file.startsWith(root + path.sep);
+
+  /** The file a URL path names, or null: decoded, normalized, and checked to stay in www/. */
+  const fileFor = async (requestUrl) => {
+    let rel;
+    try {
+      rel = decodeURIComponent(new URL(requestUrl, 'http://localhost').pathname);
+    } catch {
+      return null;
+    }
+    if (rel.includes('\0') || rel.includes('\\') || !rel.startsWith('/')) return null;
+    if (rel.endsWith('/')) rel += 'index.html';
+    rel = path.posix.normalize(rel);
+    let file = vendor.get(rel);
+    if (file === undefined) {
+      file = path.resolve(root, `.${rel}`);
+      if (!inside(file)) return null;
+      file = await realpath(file).catch(() => null); // a link must not lead out of www/ either
+      if (file === null || !inside(file)) return null;
+    }
+    const info = await stat(file).catch(() => null);
+    return info?.isFile() ? { file, size: info.size } : null;
+  };
+
+  const server = createServer(async (req, res) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+        return res.end('method not allowed\n');
+      }
+      const found = await fileFor(req.url);
+      if (!found) {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+        return res.end('not found\n');
+      }
+      res.writeHead(200, {
+        'content-type': types[path.extname(found.file)] ?? 'application/octet-stream',
+        'content-length': found.size,
+        // Revalidated on every load, so a newer package is picked up at once; the page's service
+        // worker keeps its own copy for offline use.
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'cross-origin-resource-policy': 'same-origin',
+      });
+      if (req.method === 'HEAD') return res.end();
+      createReadStream(found.file)
+        .on('error', () => res.destroy())
+        .pipe(res);
+    } catch {
+      if (res.headersSent) return res.destroy();
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('internal error\n');
+    }
+  });
+
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    if (error.code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${port} on ${host} is in use; pick another with --port N, or --port 0 for any free port`,
+      );
+    }
+    if (['EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EINVAL'].includes(error.code)) {
+      throw new UsageError(`cannot listen on ${host} port ${port}: ${error.message}`);
+    }
+    throw error;
+  }
+
+  const address = server.address();
+  const shown = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  const url = `http://${shown}:${address.port}/`;
+  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(address.address);
+  if (!loopback)
+    stderr.line(`kinesis-batch preview: listening on ${address.address}: other machines can load the page`);
+  stderr.line(`kinesis-batch preview: serving ${root} (Ctrl-C to stop)`);
+  await writeStdout(`kinesis-batch preview: ${url}\n`);
+
+  // Runs until SIGINT or SIGTERM: stop listening, drop keep-alive connections, exit 0.
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close(() => resolve(EXIT_OK));
+      server.closeAllConnections();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    server.on('error', reject);
+  });
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(argv) {
@@ -677,7 +842,7 @@ async function main(argv) {
     await writeStdout(`${USAGE}\n`);
     return EXIT_OK;
   }
-  const commands = { put: [put, PUT_OPTIONS], plan: [plan, PLAN_OPTIONS] };
+  const commands = { put: [put, PUT_OPTIONS], plan: [plan, PLAN_OPTIONS], preview: [preview, PREVIEW_OPTIONS] };
   if (!Object.hasOwn(commands, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const [run, options] = commands[command];
   let parsed;

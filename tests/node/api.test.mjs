@@ -4,6 +4,9 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startKinesalite, readAllRecords, kinesisCall } from '../support/servers.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
@@ -557,9 +560,12 @@ describe('region and credentials from the environment (child processes)', () => 
       await kn.submitPayload({ env: true });
       const report = await kn.flushPayloads();
       out.sent = report.sent;
-      const h = Object.fromEntries(Object.entries(seen[0]).map(([k, v]) => [k.toLowerCase(), v]));
-      out.credential = /Credential=([^,]+)/.exec(h.authorization)[1].replace(/\\/\\d{8}\\//, '/DATE/');
-      out.token = h['x-amz-security-token'] ?? null;
+      if (report.failed.length) out.failed = report.failed.map((f) => [f.errorCode, f.errorMessage]);
+      if (seen.length) {
+        const h = Object.fromEntries(Object.entries(seen[0]).map(([k, v]) => [k.toLowerCase(), v]));
+        out.credential = /Credential=([^,]+)/.exec(h.authorization)[1].replace(/\\/\\d{8}\\//, '/DATE/');
+        out.token = h['x-amz-security-token'] ?? null;
+      }
     } catch (e) {
       out.error = { name: e.name, code: e.code, option: e.option, message: e.message };
     }
@@ -605,7 +611,7 @@ describe('region and credentials from the environment (child processes)', () => 
     );
   });
 
-  test('no region and no credentials anywhere: InvalidOption naming each; an ARN supplies the region', async () => {
+  test('no region anywhere: InvalidOption; no credentials anywhere: records end CredentialsUnavailable; an ARN supplies the region', async () => {
     const noRegion = await runChild(probe({}), {
       env: { TEST_ENDPOINT: kls.endpoint, AWS_ACCESS_KEY_ID: 'AKIDFROMENV', AWS_SECRET_ACCESS_KEY: SECRET },
     });
@@ -613,10 +619,34 @@ describe('region and credentials from the environment (child processes)', () => 
     assert.equal(noRegion.error.code, 'InvalidOption');
     assert.equal(noRegion.error.option, 'region');
     assert.ok(!noRegion.error.message.includes(SECRET));
-    const noCredentials = await runChild(probe({}), {
-      env: { TEST_ENDPOINT: kls.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDONLY' },
+    // Changed on purpose: Node and Deno now default to the AWS credentials chain (a function that
+    // resolves at the first send: profiles, SSO, web identity, ECS, EC2), so the constructor no
+    // longer throws InvalidOption 'credentials'; when no source has any, the records end with
+    // CredentialsUnavailable saying what to pass, set or configure. An empty HOME keeps the
+    // machine's ~/.aws out; AWS_EC2_METADATA_DISABLED keeps the chain off 169.254.169.254.
+    const emptyHome = mkdtempSync(path.join(os.tmpdir(), 'kinesis-batch-no-credentials-'));
+    const noCredentials = await runChild(probe({ maxAttempts: 1 }), {
+      env: {
+        TEST_ENDPOINT: kls.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'AKIDONLY',
+        HOME: emptyHome,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
     });
-    assert.deepEqual([noCredentials.error?.code, noCredentials.error?.option], ['InvalidOption', 'credentials']);
+    rmSync(emptyHome, { recursive: true, force: true });
+    assert.deepEqual(noCredentials, {
+      region: 'us-east-1',
+      sent: 0,
+      failed: [
+        [
+          'CredentialsUnavailable',
+          'the credentials provider failed (1 try): Error: no credentials: pass { accessKeyId, secretAccessKey } ' +
+            'or a function, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure AWS_PROFILE, SSO, ' +
+            'web identity, ECS or EC2 credentials (the AWS default credentials chain found none)',
+        ],
+      ],
+    });
     const arn = await runChild(
       probe({}).replace("'envs'", JSON.stringify('arn:aws:kinesis:ca-central-1:000000000000:stream/envs')),
       { env: { TEST_ENDPOINT: kls.endpoint, AWS_ACCESS_KEY_ID: 'AKIDFROMENV', AWS_SECRET_ACCESS_KEY: SECRET } },

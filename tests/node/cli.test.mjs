@@ -609,7 +609,9 @@ describe('usage', () => {
       ['put', 's', '-', '--failed-out', path.join(tmp, 'no', 'such', 'dir.ndjson')],
       /cannot write --failed-out/,
     );
-    await usage(['put', 's', '-'], /credentials/, { PATH: process.env.PATH, AWS_REGION: 'us-east-1' });
+    // Changed on purpose: no credentials is no longer refused before reading. `put` uses the AWS
+    // default credentials chain, which resolves at the first send; when no source has any, put
+    // stops with CredentialsUnavailable, exit 2 (tests/node/credentials-chain.test.mjs).
     await usage(['put', 's', '-'], /region/, {
       PATH: process.env.PATH,
       AWS_ACCESS_KEY_ID: 'AKID',

@@ -274,7 +274,9 @@ describe('delivery under injected faults (kinesis-local behind the fault proxy)'
   });
 
   test('final errors end in `failed` after one attempt; the other records are delivered', async () => {
-    // The 3rd batch gets ResourceNotFoundException, the 5th AccessDeniedException: both final.
+    // The 3rd batch gets InvalidArgumentException, the 5th ValidationException: both final for
+    // their records only. (Errors about the whole stream, such as ResourceNotFoundException, fail
+    // the dispatcher fast instead: tests/node/production.test.mjs.)
     const run = await runScenario({
       stream: 'final',
       n: 200,
@@ -283,22 +285,22 @@ describe('delivery under injected faults (kinesis-local behind the fault proxy)'
           return {
             type: 'error',
             status: 400,
-            code: 'ResourceNotFoundException',
-            message: 'Stream final under account 000000000000 not found.',
+            code: 'InvalidArgumentException',
+            message: 'Record 0 is not valid.',
           };
         if (ids[0] === 80)
           return {
             type: 'error',
             status: 400,
-            code: 'com.amazonaws.kinesis.v20131202#AccessDeniedException:extra',
-            message: 'not allowed',
+            code: 'com.amazonaws.kinesis.v20131202#ValidationException:extra',
+            message: 'not valid',
           };
         return { type: 'pass' };
       },
     });
     const expectFailed = new Map();
-    for (let i = 40; i < 60; i++) expectFailed.set(i, ['ResourceNotFoundException', 1]);
-    for (let i = 80; i < 100; i++) expectFailed.set(i, ['AccessDeniedException', 1]); // namespace and suffix stripped
+    for (let i = 40; i < 60; i++) expectFailed.set(i, ['InvalidArgumentException', 1]);
+    for (let i = 80; i < 100; i++) expectFailed.set(i, ['ValidationException', 1]); // namespace and suffix stripped
     checkAccounting(run, { expectFailed });
     assert.equal(run.report.retries, 0);
   });

@@ -122,8 +122,11 @@ export async function startTarballRegistry(tarball) {
     const { port } = server.address();
     const file = `${manifest.name}-${manifest.version}.tgz`;
     if (req.url === `/${manifest.name}` || req.url === `/${encodeURIComponent(manifest.name)}`) {
+      // This registry serves only our tarball: the optional dependencies (the AWS credentials
+      // chain) are left out of what it announces, as a registry without them would.
+      const { optionalDependencies: _optional, ...served } = manifest;
       const version = {
-        ...manifest,
+        ...served,
         dist: {
           tarball: `http://127.0.0.1:${port}/-/${file}`,
           shasum: createHash('sha1').update(bytes).digest('hex'),
