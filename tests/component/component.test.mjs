@@ -271,7 +271,7 @@ test('final failures come back in the report with the submitted payload, and sec
     // The host enforces timeout-ms; its timeout is retried and reported as a Timeout.
     assert.deepEqual(
       [r2.failed[0].errorCode, r2.failed[0].errorMessage, r2.failed[0].attempts, timeouts.calls.length],
-      ['Timeout', 'no answer within 1234 ms', 2, 2],
+      ['Timeout', 'no answer within 1234 ms (http://127.0.0.1:9/)', 2, 2], // the message names the endpoint
     );
     assert.equal(timeouts.calls[0].init.timeoutMs, 1234);
     return close();
@@ -304,7 +304,8 @@ test('a clock-skew answer moves the signing clock to the server Date header', ()
 
 test('a final request error fails the batch with its code; reports cover only their own flush', () => {
   const t = scripted((_call, n) =>
-    n === 0 ? errorAnswer(400, 'com.amazonaws#ResourceNotFoundException', 'Stream s not found') : undefined,
+    // A final error about the records, not the stream (a missing stream fails fast instead).
+    n === 0 ? errorAnswer(400, 'com.amazonaws#InvalidArgumentException', 'Records are not valid') : undefined,
   );
   return withComponent(t, (api) => {
     const kn = new api.KinesisBatchDispatcher('s', options());
@@ -314,8 +315,8 @@ test('a final request error fails the batch with its code; reports cover only th
     assert.deepEqual(
       first.failed.map((f) => [f.errorCode, f.attempts, f.payload.val]),
       [
-        ['ResourceNotFoundException', 1, '{"a":1}'],
-        ['ResourceNotFoundException', 1, '{"a":2}'],
+        ['InvalidArgumentException', 1, '{"a":1}'],
+        ['InvalidArgumentException', 1, '{"a":2}'],
       ],
     );
     kn.submitPayload(json({ a: 3 }));
