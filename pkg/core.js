@@ -10,6 +10,7 @@ import {
   setSha256,
   wasmMemory,
 } from './wasm/kinesis_batch.js';
+import { hostTimers } from './timers.js';
 
 export class KinesisBatchError extends Error {
   constructor(code, message, details) {
@@ -28,115 +29,63 @@ export function configureRuntime({ environment, sha256 } = {}) {
   runtime.ready = true;
 }
 
+const NOT_READY = "kinesis-batch is not initialised: with 'kinesis-batch/slim', await init(wasm) first";
+
 function ensureReady() {
-  if (!runtime.ready) {
-    throw new KinesisBatchError(
-      'NotInitialized',
-      'kinesis-batch is not initialised: the wasm module is not loaded yet. ' +
-        "With 'kinesis-batch/slim', await init(wasm) first; other entry points load it on import.",
-    );
-  }
+  if (!runtime.ready) throw new KinesisBatchError('NotInitialized', NOT_READY);
 }
 
 // Errors from the wasm side carry `code` (and `option`): give them the public class.
 function fromCore(error) {
-  if (error instanceof KinesisBatchError) return error;
-  if (error && typeof error.code === 'string') {
-    return new KinesisBatchError(error.code, error.message, error.option ? { option: error.option } : undefined);
+  if (error instanceof KinesisBatchError || typeof error?.code !== 'string') return error;
+  return new KinesisBatchError(error.code, error.message, error.option ? { option: error.option } : undefined);
+}
+
+// A call into the core: the wasm is loaded, and its errors are KinesisBatchErrors.
+function guarded(call) {
+  return (...args) => {
+    ensureReady();
+    try {
+      return call(...args);
+    } catch (error) {
+      throw fromCore(error);
+    }
+  };
+}
+
+function iterable(payloads) {
+  if (typeof payloads?.[Symbol.iterator] !== 'function' || typeof payloads !== 'object') {
+    throw new KinesisBatchError('InvalidOption', 'payloads: must be an array or other iterable of payloads', {
+      option: 'payloads',
+    });
   }
-  return error;
-}
-
-// A refused record rejects the promise submitPayload returns, and that promise is also marked
-// handled: a caller who forgets to `await` (the boto3 habit) gets no unhandled rejection that
-// could take the process down, and every record accepted before and after is delivered.
-function refused(error) {
-  const promise = Promise.reject(error);
-  promise.catch(() => {});
-  return promise;
-}
-
-function unserializable(message) {
-  return new KinesisBatchError('UnserializablePayload', message);
+  return payloads;
 }
 
 const encoder = new TextEncoder();
 const SETTLED = Promise.resolve();
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function isWellFormed(text) {
-  return typeof text.isWellFormed === 'function' ? text.isWellFormed() : !LONE_SURROGATE.test(text);
-}
-
+// payload → its data: bytes, or text sent as UTF-8 (a string, or the payload's JSON).
 function payloadData(payload) {
-  if (typeof payload === 'string') return payload;
-  if (payload instanceof Uint8Array) return payload;
+  if (typeof payload === 'string' || payload instanceof Uint8Array) return payload;
   if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   const tag = Object.prototype.toString.call(payload);
   if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') return new Uint8Array(payload);
-  const type = typeof payload;
-  if (payload === undefined || type === 'function' || type === 'symbol' || type === 'bigint') {
-    throw unserializable(`a ${type} payload cannot be sent; submit an object, array, number, boolean, string or bytes`);
-  }
   let json;
   try {
-    json = JSON.stringify(payload);
+    json = JSON.stringify(payload); // cycles, BigInt values and throwing toJSON or getters throw
   } catch (error) {
-    // Cyclic objects, BigInt values and throwing toJSON or getters end here.
-    throw unserializable(`payload cannot be encoded as JSON: ${error?.message ?? error}`);
+    json = error;
   }
-  if (json === undefined) throw unserializable('payload encodes to nothing in JSON');
-  return json;
-}
-
-function recordOptions(options) {
-  if (options === undefined) return [undefined, undefined];
-  if (options === null || typeof options !== 'object') {
-    throw new KinesisBatchError('InvalidOption', 'options: per-record options must be an object', {
-      option: 'options',
-    });
-  }
-  try {
-    return [options.partitionKey, options.explicitHashKey];
-  } catch (error) {
-    throw new KinesisBatchError(
-      'InvalidOption',
-      `options: reading a per-record option failed: ${error?.message ?? error}`,
-      {
-        option: 'options',
-      },
-    );
-  }
-}
-
-// Node timers can be unref'd so that they don't keep the process alive; other hosts have no such
-// thing. The engine says when a flush or a submit waits (keepAlive), and only then they are ref'd.
-function hostTimers() {
-  const live = new Set();
-  let keepAlive = false;
-  const ref = (timer) => {
-    const method = keepAlive ? timer?.ref : timer?.unref;
-    if (typeof method === 'function') method.call(timer);
-  };
-  return {
-    set(callback, ms) {
-      const timer = setTimeout(() => {
-        live.delete(timer);
-        callback();
-      }, ms);
-      live.add(timer);
-      ref(timer);
-      return timer;
-    },
-    clear(timer) {
-      clearTimeout(timer);
-      live.delete(timer);
-    },
-    keepAlive(on) {
-      keepAlive = on;
-      for (const timer of live) ref(timer);
-    },
-  };
+  if (typeof json === 'string' && payload !== undefined) return json;
+  const why =
+    json instanceof Error
+      ? `cannot be encoded as JSON: ${json.message}`
+      : `(a ${typeof payload}) encodes to nothing in JSON`;
+  throw new KinesisBatchError(
+    'UnserializablePayload',
+    `payload ${why}; submit an object, array, number, boolean, string or bytes`,
+  );
 }
 
 export class KinesisBatchDispatcher {
@@ -146,16 +95,14 @@ export class KinesisBatchDispatcher {
   constructor(stream, options = {}) {
     ensureReady();
     const environment = runtime.environment() || {};
-    const host = {
-      timers: hostTimers(),
-      environmentRegion: environment.region,
-      environmentEndpoint: environment.endpoint,
-      environmentCredentials: environment.credentials,
-    };
     try {
-      this.#engine = new Engine(stream, options, host);
-      const signal = options?.signal;
-      if (signal !== undefined) this.#watch(signal, true);
+      this.#engine = new Engine(stream, options, {
+        timers: hostTimers(),
+        environmentRegion: environment.region,
+        environmentEndpoint: environment.endpoint,
+        environmentCredentials: environment.credentials,
+      });
+      if (options?.signal !== undefined) this.#watch(options.signal, true);
     } catch (error) {
       throw fromCore(error);
     }
@@ -179,18 +126,23 @@ export class KinesisBatchDispatcher {
     try {
       return this.#submit(payload, options) ?? SETTLED;
     } catch (error) {
-      return refused(fromCore(error));
+      // The rejection is also marked handled: a caller who forgets to `await` (the boto3 habit)
+      // gets no unhandled rejection that could take the process down.
+      const refused = Promise.reject(fromCore(error));
+      refused.catch(() => {});
+      return refused;
     }
   }
 
   // Hands one record to the engine; returns a promise only when it must wait for room. User
-  // code (toJSON, getters) runs in payloadData and recordOptions, before the scratch is written.
+  // code (toJSON, getters) runs in payloadData, before the scratch buffer is written.
   #submit(payload, options) {
     const data = payloadData(payload);
-    const [partitionKey, explicitHashKey] = recordOptions(options);
-    if (typeof data !== 'string') return this.#engine.submit(data, partitionKey, explicitHashKey, payload);
-    const length = this.#writeScratch(data);
-    return this.#engine.submitScratch(length, isWellFormed(data), partitionKey, explicitHashKey, payload);
+    if (typeof data !== 'string') return this.#engine.submit(data, options, payload);
+    // JSON.stringify's output is well-formed canonical JSON (unique member names); a string
+    // payload is checked, and its JSON (if any) read in full.
+    const given = data === payload;
+    return this.#engine.submitScratch(this.#writeScratch(data), !given || data.isWellFormed(), !given, options, payload);
   }
 
   // Writes `text` as UTF-8 into the engine's scratch buffer; returns the byte count. The view is
@@ -199,52 +151,32 @@ export class KinesisBatchDispatcher {
     let view = this.#scratch;
     if (view.byteLength === 0 || view.length < text.length) view = this.#growScratch(text.length * 3);
     let { read, written } = encoder.encodeInto(text, view);
-    if (read < text.length) {
-      view = this.#growScratch(text.length * 3);
-      ({ written } = encoder.encodeInto(text, view));
-    }
+    if (read < text.length) ({ written } = encoder.encodeInto(text, this.#growScratch(text.length * 3)));
     return written;
   }
 
   #growScratch(length) {
     const size = Math.max(length, 65536);
-    const pointer = this.#engine.scratch(size);
+    const pointer = this.#engine.scratch(size); // may grow wasm memory: take its buffer after
     this.#scratch = new Uint8Array(wasmMemory().buffer, pointer, size);
     return this.#scratch;
   }
 
   async submitPayloads(payloads) {
-    if (payloads === null || typeof payloads !== 'object' || typeof payloads[Symbol.iterator] !== 'function') {
-      throw new KinesisBatchError('InvalidOption', 'payloads: must be an array or other iterable of payloads', {
-        option: 'payloads',
-      });
-    }
     const rejected = [];
-    let accepted = 0;
-    let index = -1;
-    for (const payload of payloads) {
-      index++;
-      let wait;
+    let index = 0;
+    for (const payload of iterable(payloads)) {
       try {
-        wait = this.#submit(payload, undefined);
-        accepted++;
+        const wait = this.#submit(payload, undefined); // a promise only when it must wait for room
+        if (wait) await wait;
       } catch (error) {
         const coded = fromCore(error);
         if (coded?.code === 'Aborted' || coded?.code === 'Closed') throw coded;
         rejected.push({ index, error: coded });
-        continue;
       }
-      if (wait) await wait;
+      index++;
     }
-    return { accepted, rejected };
-  }
-
-  async close() {
-    return this.#engine.close();
-  }
-
-  [Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose')]() {
-    return this.close();
+    return { accepted: index - rejected.length, rejected };
   }
 
   async flushPayloads(options) {
@@ -256,8 +188,16 @@ export class KinesisBatchDispatcher {
     }
   }
 
+  async close() {
+    return this.#engine.close();
+  }
+
+  [Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose')]() {
+    return this.close();
+  }
+
   #watch(signal, permanent) {
-    if (!signal || typeof signal.addEventListener !== 'function') {
+    if (typeof signal?.addEventListener !== 'function') {
       throw new KinesisBatchError('InvalidOption', 'signal: must be an AbortSignal', { option: 'signal' });
     }
     const onAbort = () => {
@@ -274,19 +214,9 @@ export class KinesisBatchDispatcher {
   }
 }
 
-export function planBatches(payloads, options = {}) {
-  ensureReady();
-  if (payloads === null || typeof payloads !== 'object' || typeof payloads[Symbol.iterator] !== 'function') {
-    throw new KinesisBatchError('InvalidOption', 'payloads: must be an array or other iterable of payloads', {
-      option: 'payloads',
-    });
-  }
-  let plan;
-  try {
-    plan = new Plan(options);
-  } catch (error) {
-    throw fromCore(error);
-  }
+export const planBatches = guarded((payloads, options = {}) => {
+  iterable(payloads);
+  const plan = new Plan(options);
   try {
     for (const payload of payloads) {
       let data;
@@ -296,29 +226,14 @@ export function planBatches(payloads, options = {}) {
         plan.rejectUnserializable(error.message);
         continue;
       }
-      if (typeof data === 'string') plan.add(encoder.encode(data), isWellFormed(data), undefined, undefined);
+      if (typeof data === 'string') plan.add(encoder.encode(data), data.isWellFormed(), undefined, undefined);
       else plan.add(data, true, undefined, undefined);
     }
     return plan.finish();
   } finally {
     plan.free();
   }
-}
+});
 
-export function hashKeyOf(partitionKey) {
-  ensureReady();
-  try {
-    return coreHashKeyOf(partitionKey);
-  } catch (error) {
-    throw fromCore(error);
-  }
-}
-
-export function shardIndexFor(partitionKey, shardCount) {
-  ensureReady();
-  try {
-    return coreShardIndexFor(partitionKey, shardCount);
-  } catch (error) {
-    throw fromCore(error);
-  }
-}
+export const hashKeyOf = guarded(coreHashKeyOf);
+export const shardIndexFor = guarded(coreShardIndexFor);

@@ -231,7 +231,11 @@ fn from_import() -> Result<ProvidedCredentials, String> {
 /// No `onProgress` in the component: `progress` is read on demand.
 struct NoEvents;
 
-impl Events<Rc<Payload>> for NoEvents {}
+impl Events<Rc<Payload>> for NoEvents {
+    fn wants_progress(&self) -> bool {
+        false
+    }
+}
 
 fn core_credentials(c: api::Credentials) -> Result<sigv4::Credentials, KinesisBatchError> {
     if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
@@ -366,7 +370,8 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
         let options = options.unwrap_or(SubmitOptions { partition_key: None, explicit_hash_key: None });
         let payload = Rc::new(payload);
         let (data, key) = encode(&payload, self.key_path.as_ref(), options.partition_key.as_deref()).map_err(record_error)?;
-        let over = self.engine.submit(data, key.as_deref(), options.explicit_hash_key.as_deref(), payload.clone()).map_err(submit_error)?;
+        let key = key.as_deref().map_or(KeyInput::Default, KeyInput::Given);
+        let over = self.engine.submit(data, key, options.explicit_hash_key.as_deref(), payload.clone()).map_err(submit_error)?;
         if over {
             let engine = self.engine.clone();
             self.block_on(async move { engine.wait_for_room().await });

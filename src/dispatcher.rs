@@ -628,6 +628,25 @@ impl Dispatcher {
         self.in_flight.len()
     }
 
+    /// Whether `submit` uses its `now_ms` (a linger clock, or failing fast); when not, any time
+    /// will do and the host need not read its clock.
+    pub fn submit_reads_clock(&self) -> bool {
+        self.config.max_buffered_time_ms > 0 || self.blocked.is_some()
+    }
+
+    /// After `submit`: whether the host must poll now (a batch is ready and may go, the open
+    /// batch's linger clock started, or the record ended at once). Most submits need nothing.
+    pub fn wants_poll(&self) -> bool {
+        (self.packer.has_ready() && self.in_flight.len() < self.config.max_in_flight)
+            || !self.failed.is_empty()
+            || (self.packer.open_len() == 1 && self.config.max_buffered_time_ms > 0)
+    }
+
+    /// Whether records ended since the last `take_acked` / `take_failed`.
+    pub fn has_ended(&self) -> bool {
+        !self.acked.is_empty() || !self.failed.is_empty()
+    }
+
     /// Whether a batch is ready to send (full, flushed or due).
     pub fn has_ready(&self, now_ms: u64) -> bool {
         self.packer.has_ready() || self.retries.iter().any(|w| w.not_before_ms <= now_ms)

@@ -132,6 +132,11 @@ pub struct EngineProgress {
 /// User callbacks. They are called from a task of their own, never inside an engine call, so
 /// they may call back into the engine.
 pub trait Events<P> {
+    /// Whether `progress` wants to be called at all; when not, no task is scheduled for it.
+    fn wants_progress(&self) -> bool {
+        true
+    }
+
     fn progress(&self, _progress: EngineProgress) {}
 
     /// Whether final failures stream out through `failed` instead of waiting in the report.
@@ -287,26 +292,28 @@ impl<P: 'static> Engine<P> {
     /// Accepts one record, synchronously. Returns true when the caller must then wait for
     /// room (`wait_for_room`) because more than `maxBufferedBytes` are unfinished. A refused
     /// record changes nothing.
-    pub fn submit(
-        &self,
-        data: &[u8],
-        partition_key: Option<&str>,
-        explicit_hash_key: Option<&str>,
-        payload: P,
-    ) -> Result<bool, SubmitError> {
-        let now = self.shared.runtime.now_ms();
-        {
+    pub fn submit(&self, data: &[u8], key: KeyInput, explicit_hash_key: Option<&str>, payload: P) -> Result<bool, SubmitError> {
+        let (wants_poll, ended, over_limit) = {
             let st = &mut *self.shared.state.borrow_mut();
             if let Some((code, message)) = &st.closed {
                 return Err(SubmitError::Closed { code: code.clone(), message: message.clone() });
             }
-            let key = partition_key.map_or(KeyInput::Default, KeyInput::Given);
+            // The clock is a host call: read it only when the submit uses it.
+            let now = if st.dispatcher.submit_reads_clock() { self.shared.runtime.now_ms() } else { 0 };
             let id = st.dispatcher.submit(data, key, explicit_hash_key, now, &mut *st.entropy)?;
             st.payloads.insert(id, payload);
+            let d = &st.dispatcher;
+            (d.wants_poll(), d.has_ended(), d.over_buffer_limit())
+        };
+        // The common submit only packs: no poll, no waking, no task. A submit that closed a batch,
+        // started a linger clock or ended the record at once (failing fast) does the rest.
+        if wants_poll {
+            if ended {
+                self.shared.changed();
+            }
+            self.shared.pump();
         }
-        self.shared.changed();
-        self.shared.pump();
-        Ok(self.shared.state.borrow().dispatcher.over_buffer_limit())
+        Ok(over_limit)
     }
 
     /// Waits while more than `maxBufferedBytes` are accepted and unfinished. The open batch is
@@ -426,7 +433,11 @@ impl<P> PayloadStore<P> {
     }
 
     fn remove(&mut self, id: RecordId) -> Option<P> {
-        let at = self.entries.binary_search_by_key(&id, |e| e.0).ok()?;
+        // Records mostly end oldest first: the front, or a binary search.
+        let at = match self.entries.front() {
+            Some(e) if e.0 == id => 0,
+            _ => self.entries.binary_search_by_key(&id, |e| e.0).ok()?,
+        };
         let payload = self.entries[at].1.take()?;
         self.live -= 1;
         while self.entries.front().is_some_and(|e| e.1.is_none()) {
@@ -529,8 +540,8 @@ impl<P: 'static> Shared<P> {
                 }
             }
             st.generation += 1;
-            let schedule = !st.progress_scheduled;
-            st.progress_scheduled = true;
+            let schedule = !st.progress_scheduled && (self.events.wants_progress() || !st.streaming.is_empty());
+            st.progress_scheduled |= schedule;
             (std::mem::take(&mut st.waiters), schedule)
         };
         for waker in waiters {

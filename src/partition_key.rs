@@ -124,6 +124,19 @@ pub fn validate(key: &str) -> Result<(), RecordError> {
 /// as written through serde_json's `arbitrary_precision`, which also keeps float parsing and
 /// formatting out of the wasm.
 pub fn key_from_data(data: &[u8], path: &KeyPath) -> Result<String, RecordError> {
+    key_from_json(data, path, false)
+}
+
+/// `key_from_data` for data known to be canonical JSON, as `JSON.stringify` writes it: valid,
+/// with unique member names. The first match is the key, so the rest is not read.
+pub fn key_from_canonical_json(data: &[u8], path: &KeyPath) -> Result<String, RecordError> {
+    key_from_json(data, path, true)
+}
+
+/// Raised to stop reading once the key is in hand (canonical JSON only).
+const FOUND_EARLY: &str = "found early";
+
+fn key_from_json(data: &[u8], path: &KeyPath, canonical: bool) -> Result<String, RecordError> {
     let identifier = &path.identifier;
     let missing = |why: &str| {
         RecordError::new(RecordErrorCode::MissingPartitionKey, format!("payload {why} \"{identifier}\" to use as partition key"))
@@ -138,9 +151,15 @@ pub fn key_from_data(data: &[u8], path: &KeyPath) -> Result<String, RecordError>
         return Err(missing("is not a JSON object, so it has no field"));
     }
     let in_key = std::cell::Cell::new(false);
+    let early = std::cell::Cell::new(None);
     // `from_slice`, as the response parser reads: one instance of serde_json's reader in the wasm.
     let mut de = serde_json::Deserializer::from_slice(data);
-    let found = PathSeed { rest: &path.segments, in_key: &in_key }.deserialize(&mut de).and_then(|found| de.end().map(|()| found));
+    let seed = PathSeed { rest: &path.segments, in_key: &in_key, early: canonical.then_some(&early) };
+    let found = seed.deserialize(&mut de).and_then(|found| de.end().map(|()| found));
+    let found = match (found, early.take()) {
+        (Err(_), Some(found)) => Ok(Some(found)),
+        (found, _) => found,
+    };
     let key = match found {
         Ok(Some(Found::Key(key))) => key,
         Ok(Some(Found::Kind(kind))) => return Err(invalid(kind)),
@@ -174,6 +193,8 @@ struct PathSeed<'p> {
     rest: &'p [Segment],
     /// Set while the key's own value is read, to tell its errors from the data's.
     in_key: &'p std::cell::Cell<bool>,
+    /// For canonical JSON: where the key goes when found, reading then stopping at once.
+    early: Option<&'p std::cell::Cell<Option<Found>>>,
 }
 
 impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
@@ -184,6 +205,10 @@ impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
             self.in_key.set(true);
             let found = d.deserialize_any(KeyValue)?;
             self.in_key.set(false);
+            if let Some(early) = self.early {
+                early.set(Some(found));
+                return Err(serde::de::Error::custom(FOUND_EARLY));
+            }
             return Ok(Some(found));
         }
         // `deserialize_any`, not `_map`/`_seq`: see `crate::json`.
@@ -227,7 +252,7 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
                 return Ok(None);
             }
             if name.0 == segment.name {
-                found = map.next_value_seed(PathSeed { rest, in_key: self.in_key })?;
+                found = map.next_value_seed(PathSeed { rest, in_key: self.in_key, early: self.early })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -241,7 +266,7 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
         let mut i = 0;
         loop {
             if Some(i) == segment.index {
-                match seq.next_element_seed(PathSeed { rest, in_key: self.in_key })? {
+                match seq.next_element_seed(PathSeed { rest, in_key: self.in_key, early: self.early })? {
                     Some(value) => found = value,
                     None => return Ok(found),
                 }
@@ -507,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn canonical_json_is_read_up_to_the_key_only() {
+        let path = KeyPath::parse("id").unwrap();
+        // The rest is not read: JSON.stringify's output is valid and has unique names.
+        assert_eq!(key_from_canonical_json(br#"{"id":"k","x":[1,2"#, &path).unwrap(), "k");
+        assert_eq!(key_from_data(br#"{"id":"k","x":[1,2"#, &path).unwrap_err().code, RecordErrorCode::MissingPartitionKey);
+        // What it finds is judged the same way.
+        assert_eq!(key_from_canonical_json(br#"{"a":1,"id":null}"#, &path).unwrap_err().code, RecordErrorCode::InvalidPartitionKey);
+        assert_eq!(key_from_canonical_json(br#"{"a":1}"#, &path).unwrap_err().code, RecordErrorCode::MissingPartitionKey);
+        assert_eq!(key_from_canonical_json(br#"{"id":"\ud800"}"#, &path).unwrap_err().code, RecordErrorCode::InvalidPartitionKey);
+        let nested = KeyPath::parse("/c/id").unwrap();
+        assert_eq!(key_from_canonical_json(br#"{"c":{"id":12345678901234567890},"z":"#, &nested).unwrap(), "12345678901234567890");
+    }
+
+    #[test]
     fn lone_surrogates() {
         // In the key: invalid, whichever half, wherever in the string.
         for s in [r#""\ud800""#, r#""\udc00""#, r#""a\ud83dz""#, r#""\ude00\ud83d""#, r#""\ud83d\u0041""#] {
@@ -610,6 +649,8 @@ mod tests {
                 None => (object(&members), name.clone()),
             };
             let path = KeyPath::parse(&identifier).unwrap();
+            // Canonical JSON (the key's name unique at each level): the early stop gives the same.
+            prop_assert_eq!(key_from_canonical_json(data.as_bytes(), &path), Ok(expected.clone()), "{} in {}", identifier, data);
             prop_assert_eq!(key_from_data(data.as_bytes(), &path), Ok(expected), "{} in {}", identifier, data);
         }
 

@@ -22,6 +22,9 @@ pub enum KeyInput<'a> {
     Given(&'a str),
     /// Nothing: the key source decides (read from the data, or a random UUIDv4).
     Default,
+    /// As `Default`, for data that is canonical JSON (`JSON.stringify`'s output: valid, unique
+    /// member names): the key read stops at the first match.
+    DefaultCanonical,
 }
 
 /// A record that passed every check.
@@ -48,7 +51,8 @@ pub fn accept(
             k.to_owned()
         }
         (KeyInput::Default, KeySource::Path(path)) => partition_key::key_from_data(data, path)?,
-        (KeyInput::Default, KeySource::Random) => {
+        (KeyInput::DefaultCanonical, KeySource::Path(path)) => partition_key::key_from_canonical_json(data, path)?,
+        (KeyInput::Default | KeyInput::DefaultCanonical, KeySource::Random) => {
             let mut bytes = [0u8; 16];
             entropy.fill(&mut bytes);
             partition_key::uuid_v4(bytes)

@@ -517,6 +517,10 @@ impl JsEvents {
 }
 
 impl Events<JsValue> for JsEvents {
+    fn wants_progress(&self) -> bool {
+        self.on_progress.is_some()
+    }
+
     fn progress(&self, progress: EngineProgress) {
         if let Some(f) = &self.on_progress {
             self.call(f, &progress_value(progress));
@@ -537,11 +541,19 @@ impl Events<JsValue> for JsEvents {
 
 /// The per-record `partitionKey` and `explicitHashKey` options (a bigint hash key is taken as
 /// its decimal digits).
-fn record_options(partition_key: &JsValue, explicit_hash_key: &JsValue) -> Result<(Option<String>, Option<String>), JsValue> {
+fn record_options(options: &JsValue) -> Result<(Option<String>, Option<String>), JsValue> {
+    if options.is_undefined() {
+        return Ok((None, None));
+    }
+    if !options.is_object() {
+        return Err(option_error(OptionError::new("options", "per-record options must be an object")));
+    }
+    let partition_key = get(options, "partitionKey")?;
+    let explicit_hash_key = get(options, "explicitHashKey")?;
     let absent = |v: &JsValue| v.is_undefined() || v.is_null();
     let key = match partition_key.as_string() {
         Some(k) => Some(k),
-        None if absent(partition_key) => None,
+        None if absent(&partition_key) => None,
         None => {
             return Err(record_error(RecordError::new(RecordErrorCode::InvalidPartitionKey, "the partitionKey option must be a string")))
         }
@@ -550,7 +562,7 @@ fn record_options(partition_key: &JsValue, explicit_hash_key: &JsValue) -> Resul
         Some(k)
     } else if explicit_hash_key.is_bigint() {
         js_sys::BigInt::from(explicit_hash_key.clone()).to_string(10).ok().map(String::from)
-    } else if absent(explicit_hash_key) {
+    } else if absent(&explicit_hash_key) {
         None
     } else {
         return Err(record_error(RecordError::new(
@@ -559,6 +571,15 @@ fn record_options(partition_key: &JsValue, explicit_hash_key: &JsValue) -> Resul
         )));
     };
     Ok((key, hash_key))
+}
+
+// A given key, or the key rule's; `canonical_json` when the data is `JSON.stringify`'s output.
+fn key_input(partition_key: Option<&str>, canonical_json: bool) -> KeyInput<'_> {
+    match partition_key {
+        Some(key) => KeyInput::Given(key),
+        None if canonical_json => KeyInput::DefaultCanonical,
+        None => KeyInput::Default,
+    }
 }
 
 // ---- the dispatcher --------------------------------------------------------------------------
@@ -709,11 +730,11 @@ impl JsEngine {
         &self,
         len: u32,
         well_formed: bool,
-        partition_key: JsValue,
-        explicit_hash_key: JsValue,
+        canonical_json: bool,
+        options: JsValue,
         payload: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let (partition_key, explicit_hash_key) = record_options(&partition_key, &explicit_hash_key)?;
+        let (partition_key, explicit_hash_key) = record_options(&options)?;
         if !well_formed {
             return Err(record_error(RecordError::new(
                 RecordErrorCode::UnserializablePayload,
@@ -723,15 +744,19 @@ impl JsEngine {
         let must_wait = {
             let scratch = self.scratch.borrow();
             let data = scratch.get(..len as usize).ok_or_else(|| coded_error("UnserializablePayload", "scratch overrun"))?;
-            self.engine.submit(data, partition_key.as_deref(), explicit_hash_key.as_deref(), payload).map_err(submit_error)?
+            let key = key_input(partition_key.as_deref(), canonical_json);
+            self.engine.submit(data, key, explicit_hash_key.as_deref(), payload).map_err(submit_error)?
         };
         Ok(self.room(must_wait))
     }
 
     // `submitScratch` for bytes.
-    pub fn submit(&self, data: &[u8], partition_key: JsValue, explicit_hash_key: JsValue, payload: JsValue) -> Result<JsValue, JsValue> {
-        let (partition_key, explicit_hash_key) = record_options(&partition_key, &explicit_hash_key)?;
-        let must_wait = self.engine.submit(data, partition_key.as_deref(), explicit_hash_key.as_deref(), payload).map_err(submit_error)?;
+    pub fn submit(&self, data: &[u8], options: JsValue, payload: JsValue) -> Result<JsValue, JsValue> {
+        let (partition_key, explicit_hash_key) = record_options(&options)?;
+        let must_wait = self
+            .engine
+            .submit(data, key_input(partition_key.as_deref(), false), explicit_hash_key.as_deref(), payload)
+            .map_err(submit_error)?;
         Ok(self.room(must_wait))
     }
 

@@ -13,7 +13,7 @@ use kinesis_batch::engine::{
     TransportFailure, TransportResponse,
 };
 use kinesis_batch::local_executor::{Executor, LocalRuntime, VirtualTime};
-use kinesis_batch::record::SeededEntropy;
+use kinesis_batch::record::{KeyInput, SeededEntropy};
 use kinesis_batch::sigv4::Credentials;
 use proptest::prelude::*;
 
@@ -265,7 +265,7 @@ impl Harness {
 
 fn submit_index(engine: &Engine<u64>, i: u64) -> bool {
     let data = i.to_string();
-    engine.submit(data.as_bytes(), Some(&format!("k{i}")), None, i).expect("accepted")
+    engine.submit(data.as_bytes(), KeyInput::Given(&format!("k{i}")), None, i).expect("accepted")
 }
 
 fn all_ok(_: usize, _: &OutgoingRequest) -> Behaviour {
@@ -529,7 +529,7 @@ fn abort_ends_every_unfinished_record_and_closes() {
     let report = h.flush().expect("settles");
     assert_eq!(report.failed.len(), 12);
     assert!(report.failed.iter().all(|f| f.error_code == "Aborted"));
-    assert!(h.engine.submit(b"1", Some("k"), None, 99).is_err(), "closed");
+    assert!(h.engine.submit(b"1", KeyInput::Given("k"), None, 99).is_err(), "closed");
 }
 
 #[test]
@@ -612,7 +612,7 @@ fn close_flushes_then_refuses_submits() {
     let engine = h.engine.clone();
     let report = h.executor.block_on(async move { engine.close().await }).expect("settles");
     assert_eq!(report.sent, 7);
-    match h.engine.submit(b"1", Some("k"), None, 99) {
+    match h.engine.submit(b"1", KeyInput::Given("k"), None, 99) {
         Err(kinesis_batch::engine::SubmitError::Closed { code, .. }) => assert_eq!(code, "Closed"),
         other => panic!("expected Closed, got {other:?}"),
     }
