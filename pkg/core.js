@@ -142,7 +142,8 @@ export class KinesisBatchDispatcher {
     // JSON.stringify's output is well-formed canonical JSON (unique member names); a string
     // payload is checked, and its JSON (if any) read in full.
     const given = data === payload;
-    return this.#engine.submitScratch(this.#writeScratch(data), !given || data.isWellFormed(), !given, options, payload);
+    const length = this.#writeScratch(data);
+    return this.#engine.submitScratch(length, !given || data.isWellFormed(), !given, options, payload);
   }
 
   // Writes `text` as UTF-8 into the engine's scratch buffer; returns the byte count. The view is

@@ -1,7 +1,7 @@
 //! A host for `Dispatcher` that keeps its own model of every record and checks the state
 //! machine's invariants after every step. Shared by the proptest in `tests/dispatcher.rs`
 //! and the cargo-fuzz target in `fuzz/` (included there with `#[path]`), so CI and fuzzing
-//! check the same things. The retry table here is written out from DESIGN.md, not taken
+//! check the same things. The retry table here is written out from the README's errors table, not taken
 //! from `src/response.rs`, so it can disagree with the code.
 
 #![allow(dead_code)]
@@ -122,7 +122,7 @@ pub enum Class {
     Final,
 }
 
-/// A request-level error: status, code (None: only the status), class per DESIGN.md.
+/// A request-level error: status, code (None: only the status), class per the README's errors table.
 pub struct RequestError {
     pub status: u16,
     pub code: Option<&'static str>,

@@ -1,4 +1,4 @@
-// The public JS API contract (../shared/DESIGN.md): exports, hashKeyOf, shardIndexFor, planBatches,
+// The public JS API contract (README.md, index.d.ts): exports, hashKeyOf, shardIndexFor, planBatches,
 // option validation, the report invariant across flushes, payload encodings, and region and
 // credentials from the environment (in child processes with a controlled environment).
 
