@@ -592,7 +592,10 @@ impl<P: 'static> Shared<P> {
                     self.runtime.spawn(Box::pin(async move { shared.fetch_credentials().await }));
                 }
             }
-            if let Some(held) = &st.credentials {
+            // Credentials being fetched, or due for it (near or past expiration), sign nothing:
+            // the fetch pumps again with the new ones (or keeps the old while they are valid).
+            let refreshing = self.provider.is_some() && (st.fetching_credentials || self.needs_credentials(st, now));
+            if let Some(held) = st.credentials.as_ref().filter(|_| !refreshing) {
                 while let Some(request) = st.dispatcher.poll_request(now, &held.credentials) {
                     requests.push(request);
                 }
