@@ -169,13 +169,15 @@ test-component: component component-setup $(NODE_MODULES)
 # www/ is static. The package's wasm core and wrapper are copied into www/vendor/ (build output,
 # git-ignored), so the page runs exactly the code the library ships.
 WWW_VENDOR := www/vendor/kinesis-batch
-WWW_ASSETS := $(WWW_VENDOR)/core.js $(WWW_VENDOR)/wasm/kinesis_batch.js $(WWW_VENDOR)/wasm/kinesis_batch_bg.wasm
+WWW_ASSETS := $(WWW_VENDOR)/core.js $(WWW_VENDOR)/timers.js $(WWW_VENDOR)/wasm/kinesis_batch.js $(WWW_VENDOR)/wasm/kinesis_batch_bg.wasm
 PREVIEW_PORT ?= 8080
 
 .PHONY: www preview
 www: $(WWW_ASSETS)
 
 $(WWW_VENDOR)/core.js: pkg/core.js
+	@mkdir -p $(@D) && cp $< $@
+$(WWW_VENDOR)/timers.js: pkg/timers.js
 	@mkdir -p $(@D) && cp $< $@
 # The glue JS is written by the same wasm-bindgen run as the .wasm, so both hang off it.
 $(WWW_VENDOR)/wasm/%: $(GLUE_DIR)/kinesis_batch_bg.wasm

@@ -12,6 +12,7 @@ const ASSETS = [
   './stats.js',
   './icon.svg',
   './vendor/kinesis-batch/core.js',
+  './vendor/kinesis-batch/timers.js',
   './vendor/kinesis-batch/wasm/kinesis_batch.js',
   './vendor/kinesis-batch/wasm/kinesis_batch_bg.wasm',
 ];

@@ -682,7 +682,7 @@ const PREVIEW_DEFAULT_PORT = 8080;
 /**
  * `kinesis-batch preview`: serves the batch preview page the package ships (its www/ folder) on
  * 127.0.0.1 until SIGINT or SIGTERM, then exits 0. Static files only: GET and HEAD, no directory
- * listing, nothing outside www/ except the page's three ./vendor/kinesis-batch/ files, which are
+ * listing, nothing outside www/ except the page's ./vendor/kinesis-batch/ files, which are
  * the package's own core.js and wasm glue and module (the wasm is in the package once).
  */
 async function preview(values, positionals) {
@@ -714,7 +714,7 @@ async function preview(values, positionals) {
   };
   const packageRoot = await realpath(fileURLToPath(new URL('..', import.meta.url)));
   const vendor = new Map(
-    ['core.js', 'wasm/kinesis_batch.js', 'wasm/kinesis_batch_bg.wasm'].map((f) => [
+    ['core.js', 'timers.js', 'wasm/kinesis_batch.js', 'wasm/kinesis_batch_bg.wasm'].map((f) => [
       `/vendor/kinesis-batch/${f}`,
       path.join(packageRoot, ...f.split('/')),
     ]),

@@ -3,11 +3,14 @@
 //   instantiateMs  initSync({ module }) from the compiled module: imports, start function
 //   readMs         reading the .wasm file
 // (import-time.mjs times `import` of the whole Node entry in another fresh process.)
+//   node instantiate.mjs [--pkg DIR]   (DIR: another build's pkg/ folder; default the repo's)
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
-const pkg = new URL('../../pkg/', import.meta.url);
+const { values } = parseArgs({ options: { pkg: { type: 'string' } } });
+const pkg = values.pkg ? pathToFileURL(`${values.pkg}/`) : new URL('../../pkg/', import.meta.url);
 const glue = await import(new URL('wasm/kinesis_batch.js', pkg).href);
 const t0 = performance.now();
 const bytes = readFileSync(fileURLToPath(new URL('wasm/kinesis_batch_bg.wasm', pkg)));

@@ -5,8 +5,17 @@
 //   node run.mjs [--workloads 1,2,3,4] [--rounds 3] [--quick] [--skip-stream]
 //
 // --quick divides every record count by 10 (a smoke run; not for BENCHMARKS.md).
+//
+// KB_BEFORE_PKG=/abs/path/to/other-build/pkg adds that build as the contender
+// "kinesis-batch (before)" (contenders/kinesis-batch-before.mjs) in the same processes, rounds
+// and rotation as this tree's package, and measures its bundle size, instantiation and
+// streaming memory beside ours:  KB_BEFORE_PKG=/tmp/kb-before/pkg make bench
+// KB_PKG=/abs/path/pkg measures that copy instead of the repo's pkg/ everywhere (the contenders,
+// bundle size, instantiation, streaming): a snapshot that other sessions' rebuilds cannot change
+// in the middle of a run.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +37,33 @@ const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 
 const COUNTS = { 1: 200_000, 2: 200_000, 3: 4_000, 4: 200_000 };
 const STREAM_RECORDS = values.quick ? 100_000 : 1_000_000;
 const STREAM_BUFFERS = [4 * 2 ** 20, 32 * 2 ** 20];
-const CONTENDERS = ['baseline', 'kinesis-batch', 'kinesis-batch (bulk)', 'aws-sdk', 'hand-written'];
+const BEFORE = process.env.KB_BEFORE_PKG ? path.resolve(process.env.KB_BEFORE_PKG) : null;
+if (BEFORE && !existsSync(path.join(BEFORE, 'node.js'))) throw new Error(`KB_BEFORE_PKG: no node.js in ${BEFORE}`);
+const CONTENDERS = [
+  'baseline',
+  'kinesis-batch',
+  'kinesis-batch (bulk)',
+  ...(BEFORE ? ['kinesis-batch (before)'] : []),
+  'aws-sdk',
+  'hand-written',
+];
+// The streaming test: every build measured, and with --stuck one request held for the whole
+// stream. The issue's budget: growth ≤ 3 × maxBufferedBytes + 64 MiB, stuck request or not.
+const AFTER = process.env.KB_PKG ? path.resolve(process.env.KB_PKG) : path.join(root, 'pkg');
+const BUILDS = [
+  { name: 'after', pkg: process.env.KB_PKG ? AFTER : null },
+  ...(BEFORE ? [{ name: 'before', pkg: BEFORE }] : []),
+];
+const STREAM_MODES = [false, true];
+const pkgArgs = (pkg) => (pkg ? ['--pkg', pkg] : []);
+// Other sessions may rebuild pkg/ while the bench runs: fingerprint what it measures.
+const fingerprint = (dir) => {
+  const h = createHash('sha256');
+  for (const f of ['core.js', 'node.js', 'wasm/kinesis_batch.js', 'wasm/kinesis_batch_bg.wasm']) {
+    h.update(readFileSync(path.join(dir, f)));
+  }
+  return h.digest('hex').slice(0, 16);
+};
 
 function runNode(args, { timeoutMs = 30 * 60_000 } = {}) {
   return new Promise((resolve, reject) => {
@@ -67,7 +102,7 @@ const machine = {
   loadBefore: os.loadavg().map((x) => +x.toFixed(2)),
 };
 const versions = {
-  'kinesis-batch': version(path.join(root, 'pkg')),
+  'kinesis-batch': version(AFTER),
   '@aws-sdk/client-kinesis': version(path.join(here, 'node_modules/@aws-sdk/client-kinesis')),
   '@smithy/node-http-handler': version(path.join(here, 'node_modules/@smithy/node-http-handler')),
   aws4fetch: version(path.join(here, 'node_modules/aws4fetch')),
@@ -75,9 +110,17 @@ const versions = {
   rustc: tryCommand('rustc', ['--version']),
   'wasm-bindgen': tryCommand('wasm-bindgen', ['--version']),
   'wasm-opt (binaryen)': version(path.join(root, 'tests/node_modules/binaryen')),
+  commit: tryCommand('git', ['-C', root, 'describe', '--always', '--dirty']),
+  ...(process.env.KB_PKG ? { 'after (KB_PKG)': AFTER } : {}),
+  ...(BEFORE
+    ? {
+        'before (KB_BEFORE_PKG)': `${BEFORE} at ${tryCommand('git', ['-C', BEFORE, 'describe', '--always', '--dirty'])}`,
+      }
+    : {}),
 };
+const pkgPrint = { after: fingerprint(AFTER), ...(BEFORE ? { before: fingerprint(BEFORE) } : {}) };
 
-const results = { machine, versions, workloads: [], quick: values.quick };
+const results = { machine, versions, workloads: [], quick: values.quick, fingerprints: { start: pkgPrint } };
 
 // ---- workloads ---------------------------------------------------------------------------
 if (!values['skip-workloads']) {
@@ -109,10 +152,17 @@ if (!values['skip-workloads']) {
 process.stderr.write('bundle sizes...\n');
 const esbuild = await import('esbuild');
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+// A browser app's import of a build's pkg/ (bundle/kinesis-batch.mjs does it for the repo's).
+const bundleEntry = (dir) => ({
+  contents: `export { KinesisBatchDispatcher } from ${JSON.stringify(path.join(dir, 'browser.js'))};`,
+  resolveDir: here,
+});
 results.bundles = {};
 for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
   const out = await esbuild.build({
-    entryPoints: [path.join(here, 'bundle', `${name}.mjs`)],
+    ...(name === 'kinesis-batch' && process.env.KB_PKG
+      ? { stdin: bundleEntry(AFTER) }
+      : { entryPoints: [path.join(here, 'bundle', `${name}.mjs`)] }),
     bundle: true,
     minify: true,
     format: 'esm',
@@ -124,47 +174,103 @@ for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
   const js = out.outputFiles[0].contents;
   results.bundles[name] = { jsBytes: js.length, jsGzip: gz(js) };
 }
-const wasm = readFileSync(path.join(root, 'pkg/wasm/kinesis_batch_bg.wasm'));
-const glue = readFileSync(path.join(root, 'pkg/wasm/kinesis_batch.js'));
-results.bundles['kinesis-batch'].wasmBytes = wasm.length;
-results.bundles['kinesis-batch'].wasmGzip = gz(wasm);
-results.ours = { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueBytes: glue.length, glueGzip: gz(glue) };
+const wasmOf = (dir) => {
+  const wasm = readFileSync(path.join(dir, 'wasm/kinesis_batch_bg.wasm'));
+  const glue = readFileSync(path.join(dir, 'wasm/kinesis_batch.js'));
+  return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueBytes: glue.length, glueGzip: gz(glue) };
+};
+results.ours = wasmOf(AFTER);
+results.bundles['kinesis-batch'].wasmBytes = results.ours.wasmBytes;
+results.bundles['kinesis-batch'].wasmGzip = results.ours.wasmGzip;
+if (BEFORE) {
+  const out = await esbuild.build({
+    stdin: bundleEntry(BEFORE),
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  const js = out.outputFiles[0].contents;
+  results.oursBefore = wasmOf(BEFORE);
+  results.bundles['kinesis-batch (before)'] = {
+    jsBytes: js.length,
+    jsGzip: gz(js),
+    wasmBytes: results.oursBefore.wasmBytes,
+    wasmGzip: results.oursBefore.wasmGzip,
+  };
+}
 
 // ---- instantiation -------------------------------------------------------------------------
 process.stderr.write('instantiation...\n');
-const inst = [];
-const imports = [];
+const inst = Object.fromEntries(BUILDS.map((b) => [b.name, { inst: [], imports: [] }]));
 for (let i = 0; i < 11; i++) {
-  inst.push(await runNode(['instantiate.mjs']));
-  imports.push(await runNode(['import-time.mjs']));
+  // The builds alternate, so both see the same load.
+  for (const b of BUILDS) {
+    inst[b.name].inst.push(await runNode(['instantiate.mjs', ...pkgArgs(b.pkg)]));
+    inst[b.name].imports.push(await runNode(['import-time.mjs', ...pkgArgs(b.pkg)]));
+  }
 }
-results.instantiation = {
+const instSummary = ({ inst, imports }) => ({
   processes: inst.length,
   compileMs: median(inst.map((x) => x.compileMs)),
   instantiateMs: median(inst.map((x) => x.instantiateMs)),
   readMs: median(inst.map((x) => x.readMs)),
   compilePlusInstantiateMs: median(inst.map((x) => x.compileMs + x.instantiateMs)),
   importMs: median(imports.map((x) => x.importMs)),
-};
+});
+results.instantiation = instSummary(inst.after);
+if (BEFORE) results.instantiationBefore = instSummary(inst.before);
 
 // ---- streaming memory ----------------------------------------------------------------------
 if (!values['skip-stream']) {
   results.stream = [];
   for (const maxBuffered of STREAM_BUFFERS) {
-    process.stderr.write(`streaming ${STREAM_RECORDS} records, maxBufferedBytes ${maxBuffered}...\n`);
-    results.stream.push(
-      await runNode([
-        '--expose-gc',
-        'stream-memory.mjs',
-        '--max-buffered',
-        String(maxBuffered),
-        '--records',
-        String(STREAM_RECORDS),
-      ]),
-    );
+    for (const stuck of STREAM_MODES) {
+      for (const b of BUILDS) {
+        process.stderr.write(
+          `streaming ${STREAM_RECORDS} records, ${b.name}, maxBufferedBytes ${maxBuffered}${stuck ? ', one request stuck' : ''}...\n`,
+        );
+        const r = await runNode([
+          '--expose-gc',
+          'stream-memory.mjs',
+          '--max-buffered',
+          String(maxBuffered),
+          '--records',
+          String(STREAM_RECORDS),
+          ...(stuck ? ['--stuck'] : []),
+          ...pkgArgs(b.pkg),
+        ]);
+        results.stream.push({ build: b.name, ...r });
+      }
+    }
+  }
+}
+// ---- a producer that never flushes, to a stream that does not exist --------------------------
+if (!values['skip-stream']) {
+  results.missingStream = [];
+  for (const maxBuffered of STREAM_BUFFERS) {
+    process.stderr.write(`${STREAM_RECORDS} records of 1 KB to a missing stream, maxBufferedBytes ${maxBuffered}...\n`);
+    const r = await runNode([
+      '--expose-gc',
+      'missing-stream.mjs',
+      '--records',
+      String(STREAM_RECORDS),
+      '--max-buffered',
+      String(maxBuffered),
+    ]);
+    results.missingStream.push(r);
   }
 }
 machine.loadAfter = os.loadavg().map((x) => +x.toFixed(2));
+results.fingerprints.end = {
+  after: fingerprint(AFTER),
+  ...(BEFORE ? { before: fingerprint(BEFORE) } : {}),
+};
+const changed = Object.keys(pkgPrint).filter((k) => pkgPrint[k] !== results.fingerprints.end[k]);
+if (changed.length) process.stderr.write(`WARNING: the package changed during the run: ${changed.join(', ')}\n`);
 
 // ---- report --------------------------------------------------------------------------------
 const f = (x, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -172,6 +278,8 @@ const MiB = 2 ** 20;
 const fk = (x) => (x >= 10_000 ? `${f(x / 1000)}k` : f(x));
 const lines = [];
 lines.push(`Run ${machine.date}${values.quick ? ' (QUICK: counts / 10, not for the record)' : ''}`);
+if (changed.length)
+  lines.push(`WARNING: the package (${changed.join(', ')}) was rebuilt during the run; results mix builds.`);
 lines.push(
   `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average (1/5/15 min) before ${machine.loadBefore.join(' / ')}, after ${machine.loadAfter.join(' / ')}`,
 );
@@ -195,16 +303,17 @@ for (const w of results.workloads) {
     `${f(w.count)} records of ${f(w.bytes)} B JSON; medians of ${w.rounds} rounds (contender order rotated each round; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}.`,
   );
   lines.push('');
+  const peers = ['aws-sdk', 'hand-written', ...(s['kinesis-batch (before)'] ? ['kinesis-batch (before)'] : [])];
   lines.push(
-    '| contender | records/s (slowest–fastest round) | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | vs aws-sdk | vs hand-written |',
+    `| contender | records/s (slowest–fastest round) | MB/s | CPU ms / 10k records | peak RSS MiB (growth) | requests | ${peers.map((p) => `vs ${p}`).join(' | ')} |`,
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`|---|---:|---:|---:|---:|---:|${peers.map(() => '---:|').join('')}`);
   for (const [name, r] of Object.entries(s)) {
     const ratio = (peer) =>
       s[peer] && name !== 'baseline' && name !== peer ? `${(r.recordsPerSec / s[peer].recordsPerSec).toFixed(2)}×` : '';
     const rates = r.runs.map((x) => w.count / (x.wallMs / 1000));
     lines.push(
-      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${ratio('aws-sdk')} | ${ratio('hand-written')} |`,
+      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${f(r.mbPerSec, 1)} | ${f(r.cpuMsPer10k, 1)} | ${f(r.peakRssMB)} (+${f(r.rssGrowthMB)}) | ${r.requests} | ${peers.map(ratio).join(' | ')} |`,
     );
   }
   const ours = s['kinesis-batch'];
@@ -226,29 +335,57 @@ for (const [name, r] of Object.entries(b)) {
     `| ${name} | ${f(r.jsBytes)} | ${f(r.jsGzip)} | ${r.wasmBytes ? f(r.wasmBytes) : ''} | ${r.wasmGzip ? f(r.wasmGzip) : ''} | ${f(r.jsGzip + (r.wasmGzip ?? 0))} |`,
   );
 }
-const o = results.ours;
+const shipped = (label, o) =>
+  `${label} wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`;
 lines.push('');
-lines.push(
-  `Our wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`,
-);
+lines.push(shipped('Our', results.ours));
+if (results.oursBefore) {
+  lines.push('');
+  lines.push(shipped('Before (KB_BEFORE_PKG):', results.oursBefore));
+}
 lines.push('');
-const i = results.instantiation;
-lines.push(`### Instantiation (median of ${i.processes} fresh processes)`);
+const instLine = (label, i) =>
+  `${label}Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`;
+lines.push(`### Instantiation (median of ${results.instantiation.processes} fresh processes)`);
 lines.push('');
-lines.push(
-  `Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`,
-);
+lines.push(instLine(results.instantiationBefore ? 'After: ' : '', results.instantiation));
+if (results.instantiationBefore) {
+  lines.push('');
+  lines.push(instLine('Before: ', results.instantiationBefore));
+}
 lines.push('');
 if (results.stream) {
   lines.push(`### Streaming ${f(STREAM_RECORDS)} records (~250 B) to the sink, maxInFlight 4`);
   lines.push('');
   lines.push(
-    '| maxBufferedBytes | baseline RSS MiB | peak RSS MiB | growth MiB | growth / maxBufferedBytes | RSS at 10% … 100% (MiB) | seconds |',
+    '"one stuck": the sink does not answer the stream\'s first request until every record is accepted (requestTimeoutMs 1 h). Budget: growth ≤ 3 × maxBufferedBytes + 64 MiB.',
   );
-  lines.push('|---:|---:|---:|---:|---:|---|---:|');
+  lines.push('');
+  lines.push(
+    '| build | requests | maxBufferedBytes | baseline RSS MiB | peak RSS MiB | growth MiB | budget MiB | growth / maxBufferedBytes | RSS at 10% … 100% (MiB) | seconds |',
+  );
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---:|');
   for (const r of results.stream) {
+    const budget = (3 * r.maxBufferedBytes) / MiB + 64;
+    const mode = r.stuck
+      ? `one stuck${r.stalled ? ` (STALLED at ${f(r.stalled.atRecord)})` : r.stillStuck ? '' : ' (not held to the end)'}`
+      : 'all answered';
     lines.push(
-      `| ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.baselineMB)} | ${f(r.peakSampledMB)} | ${f(r.growthMB)} | ${(r.growthMB / (r.maxBufferedBytes / MiB)).toFixed(1)} | ${r.checkpoints.map((c) => f(c.rssMB)).join(' ')} | ${f(r.seconds, 1)} |`,
+      `| ${r.build} | ${mode} | ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.baselineMB)} | ${f(r.peakSampledMB)} | ${f(r.growthMB)} | ${f(budget)} ${r.growthMB <= budget ? 'met' : 'MISSED'} | ${(r.growthMB / (r.maxBufferedBytes / MiB)).toFixed(1)} | ${r.checkpoints.map((c) => f(c.rssMB)).join(' ')} | ${f(r.seconds, 1)} |`,
+    );
+  }
+  lines.push('');
+}
+if (results.missingStream) {
+  lines.push(`### A producer that never flushes, to a missing stream: ${f(STREAM_RECORDS)} records of 1 KB, onFailed`);
+  lines.push('');
+  lines.push(
+    '| maxBufferedBytes | requests sent | baseline RSS MiB | peak RSS MiB | growth MiB | wasm memory MiB | seconds | failures streamed |',
+  );
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results.missingStream) {
+    lines.push(
+      `| ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.requests)} | ${f(r.baselineRssMiB, 1)} | ${f(r.peakRssMiB, 1)} | ${f(r.growthMiB, 1)} | ${f(r.wasmMemoryMiB, 1)} | ${f(r.seconds, 1)} | ${f(r.failures)} |`,
     );
   }
   lines.push('');

@@ -28,6 +28,8 @@ const CONTENDERS = {
   baseline: () => import('./contenders/baseline.mjs'),
   'kinesis-batch': () => import('./contenders/kinesis-batch.mjs'),
   'kinesis-batch (bulk)': () => import('./contenders/kinesis-batch-bulk.mjs'),
+  // The build from before a change (KB_BEFORE_PKG); run.mjs adds it when that is set.
+  'kinesis-batch (before)': () => import('./contenders/kinesis-batch-before.mjs'),
   'aws-sdk': () => import('./contenders/aws-sdk.mjs'),
   'hand-written': () => import('./contenders/handwritten.mjs'),
   // Development: two other builds of the package side by side (KB_PKG_A, KB_PKG_B).

@@ -13,29 +13,34 @@ const { KinesisBatchDispatcher } = await import(
   pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js'
 );
 
-export async function run({ gen, count, target, onRequest, maxInFlight = 4 }) {
-  const fetch = target.answers
-    ? noopFetch(target.answers, onRequest)
-    : (url, init) => {
-        onRequest();
-        return globalThis.fetch(url, init);
-      };
-  const kn = new KinesisBatchDispatcher(STREAM, {
-    region: REGION,
-    endpoint: target.url ?? AWS_URL,
-    credentials: CREDENTIALS,
-    fetch,
-    partitionKeyIdentifier: 'id',
-    maxInFlight,
-    // KB_MAX_BUFFERED (development): another maxBufferedBytes than the default.
-    ...(process.env.KB_MAX_BUFFERED ? { maxBufferedBytes: Number(process.env.KB_MAX_BUFFERED) } : {}),
-  });
-  for (let i = 0; i < count; i++) await kn.submitPayload(gen.make(i));
-  const report = await kn.flushPayloads();
-  if (report.sent !== count || report.failed.length !== 0) {
-    throw new Error(
-      `kinesis-batch: sent ${report.sent} of ${count}, failed ${report.failed.length} ${report.failed[0]?.errorMessage ?? ''}`,
-    );
-  }
-  return { requests: report.requests };
+/** The contender's loop over any build's KinesisBatchDispatcher (kinesis-batch-before.mjs reuses it). */
+export function runWith(Dispatcher, label) {
+  return async ({ gen, count, target, onRequest, maxInFlight = 4 }) => {
+    const fetch = target.answers
+      ? noopFetch(target.answers, onRequest)
+      : (url, init) => {
+          onRequest();
+          return globalThis.fetch(url, init);
+        };
+    const kn = new Dispatcher(STREAM, {
+      region: REGION,
+      endpoint: target.url ?? AWS_URL,
+      credentials: CREDENTIALS,
+      fetch,
+      partitionKeyIdentifier: 'id',
+      maxInFlight,
+      // KB_MAX_BUFFERED (development): another maxBufferedBytes than the default.
+      ...(process.env.KB_MAX_BUFFERED ? { maxBufferedBytes: Number(process.env.KB_MAX_BUFFERED) } : {}),
+    });
+    for (let i = 0; i < count; i++) await kn.submitPayload(gen.make(i));
+    const report = await kn.flushPayloads();
+    if (report.sent !== count || report.failed.length !== 0) {
+      throw new Error(
+        `${label}: sent ${report.sent} of ${count}, failed ${report.failed.length} ${report.failed[0]?.errorMessage ?? ''}`,
+      );
+    }
+    return { requests: report.requests };
+  };
 }
+
+export const run = runWith(KinesisBatchDispatcher, name);
