@@ -21,10 +21,12 @@ export class KinesisBatchError extends Error {
   }
 }
 
-const runtime = { ready: false, environment: () => ({}) };
+const runtime = { ready: false, environment: () => ({}), fetch: undefined };
 
-export function configureRuntime({ environment, sha256 } = {}) {
+// `fetch`: the host's default transport, when the options give none (default: globalThis.fetch).
+export function configureRuntime({ environment, sha256, fetch } = {}) {
   if (environment) runtime.environment = environment;
+  runtime.fetch = fetch;
   if (sha256) setSha256(sha256);
   runtime.ready = true;
 }
@@ -101,6 +103,7 @@ export class KinesisBatchDispatcher {
         environmentRegion: environment.region,
         environmentEndpoint: environment.endpoint,
         environmentCredentials: environment.credentials,
+        defaultFetch: runtime.fetch,
       });
       if (options?.signal !== undefined) this.#watch(options.signal, true);
     } catch (error) {

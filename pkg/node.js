@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { initSync } from './wasm/kinesis_batch.js';
 import { configureRuntime } from './core.js';
+import { nodeFetch } from './node-transport.js';
 import { CHAIN_PACKAGE, environmentFrom } from './env.js';
 
 initSync({ module: readFileSync(new URL('./wasm/kinesis_batch_bg.wasm', import.meta.url)) });
@@ -21,6 +22,8 @@ configureRuntime({
     // needs it. The specifier is a variable so that bundlers don't try to pull it in.
     loadChain: () => import(CHAIN_PACKAGE),
   }),
+  // http.request is cheaper per request than fetch; Bun's native fetch is fast already.
+  fetch: process.versions.bun ? undefined : nodeFetch,
   // Node's SHA-256 (OpenSSL) is several times faster than sha2 in wasm for request bodies.
   sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
 });

@@ -670,7 +670,7 @@ impl JsEngine {
             request_timeout_ms: scalars.request_timeout_ms,
         };
         let config = Config::new(&opts).map_err(option_error)?;
-        let fetch = match function_option(&options, "fetch")? {
+        let fetch = match function_option(&options, "fetch")?.or_else(|| get(&host, "defaultFetch").ok()?.dyn_into::<Function>().ok()) {
             Some(f) => f,
             None => Reflect::get(&js_sys::global(), &"fetch".into())
                 .ok()

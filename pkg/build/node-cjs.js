@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { initSync } from '../wasm/kinesis_batch.js';
 import { configureRuntime } from '../core.js';
+import { nodeFetch } from '../node-transport.js';
 import { CHAIN_PACKAGE, environmentFrom } from '../env.js';
 
 initSync({ module: readFileSync(join(__dirname, 'wasm', 'kinesis_batch_bg.wasm')) });
@@ -25,6 +26,8 @@ configureRuntime({
     // needs it; the variable specifier keeps esbuild from bundling it.
     loadChain: () => import(CHAIN_PACKAGE),
   }),
+  // http.request is cheaper per request than fetch; Bun's native fetch is fast already.
+  fetch: process.versions.bun ? undefined : nodeFetch,
   // Node's SHA-256 (OpenSSL) is several times faster than sha2 in wasm for request bodies.
   sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
 });

@@ -16,17 +16,16 @@ const { KinesisBatchDispatcher } = await import(
 /** The contender's loop over any build's KinesisBatchDispatcher (kinesis-batch-before.mjs reuses it). */
 export function runWith(Dispatcher, label) {
   return async ({ gen, count, target, onRequest, maxInFlight = 4 }) => {
-    const fetch = target.answers
-      ? noopFetch(target.answers, onRequest)
-      : (url, init) => {
-          onRequest();
-          return globalThis.fetch(url, init);
-        };
+    // Over HTTP, the build's default transport (as the SDK contender uses its own); RSS is then
+    // sampled as requests settle (onProgress) instead of in the transport.
+    const transport = target.answers
+      ? { fetch: noopFetch(target.answers, onRequest) }
+      : { onProgress: () => onRequest() };
     const kn = new Dispatcher(STREAM, {
       region: REGION,
       endpoint: target.url ?? AWS_URL,
       credentials: CREDENTIALS,
-      fetch,
+      ...transport,
       partitionKeyIdentifier: 'id',
       maxInFlight,
       // KB_MAX_BUFFERED (development): another maxBufferedBytes than the default.

@@ -1,0 +1,42 @@
+// The Node entry's default transport: http.request on Node's keep-alive agent, in the shape the
+// engine reads from a fetch Response (status, headers.get, arrayBuffer). It costs about half of
+// what fetch (undici) costs per request. A `fetch` option replaces it; Bun keeps its native fetch.
+import http from 'node:http';
+import https from 'node:https';
+
+export function nodeFetch(url, init = {}) {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+    if (!client) {
+      reject(new TypeError(`unsupported protocol ${target.protocol}`));
+      return;
+    }
+    const body = init.body;
+    const headers = { ...init.headers, 'content-length': body ? body.byteLength : 0 };
+    const request = client.request(
+      target,
+      { method: init.method ?? 'GET', headers, signal: init.signal },
+      (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({
+            status: response.statusCode,
+            headers: {
+              get(name) {
+                const value = response.headers[name.toLowerCase()];
+                return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+              },
+            },
+            arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+          });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
