@@ -1,6 +1,5 @@
-// The Node entry's default transport: http.request on Node's keep-alive agent, in the shape the
-// engine reads from a fetch Response (status, headers.get, arrayBuffer). It costs about half of
-// what fetch (undici) costs per request. A `fetch` option replaces it; Bun keeps its native fetch.
+// Node's default transport: http.request (keep-alive), half fetch's cost per request, in the
+// Response shape the engine reads.
 import http from 'node:http';
 import https from 'node:https';
 
