@@ -44,7 +44,10 @@ function runNode(args, env, { input, timeoutMs = 30000 } = {}) {
     child.stderr.setEncoding('utf8').on('data', (c) => {
       stderr += c;
     });
-    if (input !== undefined) child.stdin.end(input);
+    if (input !== undefined) {
+      child.stdin.on('error', () => {}); // a child that exits early closes the pipe
+      child.stdin.end(input);
+    }
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
