@@ -11,7 +11,7 @@ const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pk
 const WASM = 'wasm/kinesis_batch_bg.wasm';
 const GLUE = 'wasm/kinesis_batch.js';
 const entries = {
-  'node (import)': ['node.js', 'core.js', 'timers.js', 'env.js', GLUE, WASM],
+  'node (import)': ['node.js', 'node-host.js', 'core.js', 'timers.js', 'env.js', GLUE, WASM],
   'node (require)': ['node.cjs', WASM],
   deno: ['deno.js', 'deno-wasm.js', 'core.js', 'timers.js', 'env.js', GLUE, WASM],
   workerd: ['workerd.js', 'core.js', 'timers.js', GLUE, WASM],
