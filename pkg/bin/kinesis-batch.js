@@ -27,9 +27,10 @@ value and becomes one record. The record's data is the line's bytes exactly as w
 Options for put and plan:
   --partition-key FIELD     top-level field whose value (string, number or boolean) is the
                             partition key; default: a random UUIDv4 per record
-  --max-batch-size N        records per PutRecords request, 1..500 (default 500)
-  --max-record-bytes N      data + partition key bytes per record (default 1048576)
-  --max-request-bytes N     data + partition key bytes per request (default 5242880)
+  --max-batch-size N        records per PutRecords request
+  --max-record-bytes N      data + partition key bytes per record
+  --max-request-bytes N     data + partition key bytes per request
+  (`plan` prints the limits in effect; the defaults and ranges are the library's options'.)
 
 put options:
   --endpoint URL            default: AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, then
@@ -40,11 +41,13 @@ put options:
   --failed-out FILE         write the lines of records that finally failed to FILE (NDJSON,
                             one input line per record, ready to feed back to put); the file
                             is always created, empty when nothing failed
-  --max-in-flight N         concurrent PutRecords requests (default 4)
-  --max-attempts N          tries per record, the first included (default 8)
-  --retry-base-delay-ms N   backoff base, full jitter (default 100)
-  --retry-max-delay-ms N    backoff cap (default 5000)
-  --request-timeout-ms N    give up on a request after N ms and retry it (default 30000)
+  --max-in-flight N         concurrent PutRecords requests
+  --max-attempts N          tries per record, the first included
+  --retry-base-delay-ms N   the first retry's delay bound, in ms
+  --retry-max-delay-ms N    the largest retry delay bound, in ms
+  --request-timeout-ms N    deadline of each attempt, in ms; an attempt past it is retried
+  Without these options, the library's defaults apply (maxInFlight, maxAttempts,
+  retryBaseDelayMs, retryMaxDelayMs, requestTimeoutMs).
   -q, --quiet               no progress line on stderr
   Credentials come from the AWS default credentials chain: AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE (~/.aws/credentials and
