@@ -25,12 +25,13 @@ Each non-empty line of the input (a file, or stdin when it is "-" or left out) i
 value and becomes one record. The record's data is the line's bytes exactly as written.
 
 Options for put and plan:
-  --partition-key FIELD     top-level field whose value (string, number or boolean) is the
-                            partition key; default: a random UUIDv4 per record
+  --partition-key FIELD     field (or /json/pointer) of the line's JSON whose value (string,
+                            number as written, boolean) is the partition key; default: a
+                            random UUIDv4 per record
   --max-batch-size N        records per PutRecords request
   --max-record-bytes N      data + partition key bytes per record
   --max-request-bytes N     data + partition key bytes per request
-  (`plan` prints the limits in effect; the defaults and ranges are the library's options'.)
+  ("plan" prints the limits in effect; the defaults and ranges are the library's options.)
 
 put options:
   --endpoint URL            default: AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, then
