@@ -324,6 +324,8 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             max_buffered_bytes: options.max_buffered_bytes.map(|b| b as f64),
             max_buffered_time_ms: n(options.max_buffered_time_ms),
             request_timeout_ms: n(options.request_timeout_ms),
+            // The shard-aware options are not in the WIT world yet.
+            ..Options::default()
         };
         let config = Config::new(&opts).map_err(option_error)?;
         let fixed: StaticCredentials = Rc::new(RefCell::new(options.credentials.map(core_credentials).transpose()?));

@@ -4,15 +4,19 @@
 //! `OutgoingRequest` and reports back with `handle_response` or `handle_transport_error`.
 //! Every accepted record ends exactly once: in `take_acked` or in `take_failed`.
 
-use crate::error::{OptionError, RecordError};
-use crate::limits::{whole_in_range, Limits};
-use crate::packing::{Batch, Packer, RecordSize};
+use crate::aggregate::DEFAULT_MAX_AGGREGATE_BYTES;
+use crate::control::{self, PutRecordOutput};
+use crate::error::{OptionError, RecordError, RecordErrorCode};
+use crate::limits::{whole_in_range, Limits, MAX_RECORD_BYTES, MAX_REQUEST_BYTES};
+use crate::packing::{Batch, Packer};
 use crate::partition_key::{KeyPath, KeySource};
 use crate::record::{accept, Entropy, KeyInput};
 use crate::request::{self, put_records_body, render_record, Endpoint, StreamId};
 use crate::response::{self, Action, RecordOutcome, ServiceError};
 use crate::retry::RetryPolicy;
+use crate::shard_map::ShardMap;
 use crate::sigv4::{self, Credentials, SignableRequest, Signer, SigningParams, SigningTime};
+use crate::stage::{GroupKey, Record, Stage, StageConfig, UserRecord};
 
 pub type RecordId = u64;
 pub type RequestId = u64;
@@ -50,6 +54,15 @@ pub struct Options<'a> {
     pub max_buffered_bytes: Option<f64>,
     pub max_buffered_time_ms: Option<f64>,
     pub request_timeout_ms: Option<f64>,
+    /// KPL-format aggregation of records predicted for the same shard.
+    pub aggregate: Option<bool>,
+    pub max_aggregate_bytes: Option<f64>,
+    /// Per-key ordering: records of one key are stored in submit order.
+    pub ordered: Option<bool>,
+    /// A fraction in (0, 1] of a shard's write limits, per predicted shard.
+    pub shard_rate_limit: Option<f64>,
+    /// Read the stream's own record size limit (DescribeStreamSummary) before the first record.
+    pub discover_limits: Option<bool>,
 }
 
 /// Validated configuration.
@@ -66,6 +79,14 @@ pub struct Config {
     /// Send a partial batch once its oldest record has waited this long; 0 is off.
     pub max_buffered_time_ms: u64,
     pub request_timeout_ms: u64,
+    /// The shard-aware features, when any is on (they need the shard map).
+    pub stage: Option<StageConfig>,
+    pub discover_limits: bool,
+    /// Whether maxRecordBytes / maxRequestBytes were given (a discovered limit does not raise them).
+    pub record_bytes_given: bool,
+    pub request_bytes_given: bool,
+    /// Where ListShards and DescribeStreamSummary go.
+    pub control_endpoint: Endpoint,
 }
 
 impl Config {
@@ -80,7 +101,31 @@ impl Config {
             None => KeySource::Random,
             Some(identifier) => KeySource::Path(KeyPath::parse(identifier)?),
         };
+        let control_endpoint = match o.endpoint.filter(|e| !e.is_empty()) {
+            Some(_) => endpoint.clone(),
+            None => Endpoint::control_for(&stream, &region),
+        };
+        let aggregate = o.aggregate.unwrap_or(false);
+        let ordered = o.ordered.unwrap_or(false);
+        let rate = match o.shard_rate_limit {
+            None => None,
+            Some(f) if f > 0.0 && f <= 1.0 => Some(StageConfig::rate_of(f)),
+            Some(_) => {
+                return Err(OptionError::new(
+                    "shardRateLimit",
+                    "must be a number above 0 and at most 1 (a fraction of a shard's write limits)",
+                ))
+            }
+        };
+        let max_aggregate_bytes =
+            whole_in_range("maxAggregateBytes", o.max_aggregate_bytes, DEFAULT_MAX_AGGREGATE_BYTES, 64, MAX_RECORD_BYTES)?;
+        let stage = (aggregate || ordered || rate.is_some()).then_some(StageConfig { aggregate, max_aggregate_bytes, ordered, rate });
         Ok(Self {
+            discover_limits: o.discover_limits.unwrap_or(stage.is_some()),
+            stage,
+            record_bytes_given: o.max_record_bytes.is_some(),
+            request_bytes_given: o.max_request_bytes.is_some(),
+            control_endpoint,
             stream,
             region,
             endpoint,
@@ -92,21 +137,6 @@ impl Config {
             max_buffered_time_ms: whole_in_range("maxBufferedTimeMs", o.max_buffered_time_ms, 0, 0, 86_400_000)? as u64,
             request_timeout_ms: whole_in_range("requestTimeoutMs", o.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 1, 3_600_000)? as u64,
         })
-    }
-}
-
-#[derive(Debug)]
-struct Record {
-    id: RecordId,
-    json: String,
-    size: usize,
-    partition_key: String,
-    attempts: u32,
-}
-
-impl RecordSize for Record {
-    fn size(&self) -> usize {
-        self.size
     }
 }
 
@@ -209,11 +239,81 @@ pub struct Dispatcher {
     /// Secrets seen at signing, scrubbed from every message that leaves.
     secrets: Vec<String>,
     blocked: Option<Blocked>,
+    /// Shard-aware staging (aggregate, ordered, shardRateLimit); `None` packs with `packer`.
+    stage: Option<Stage>,
+    shard_map: Option<ShardMap>,
+    /// A ListShards listing in progress: the open shards so far and the next page's token.
+    map_fetch: Option<MapFetch>,
+    /// The map is missing or stale: list the shards again.
+    map_wanted: bool,
+    /// Listing failed: records are grouped by key only.
+    map_failed: bool,
+    /// The stream's limits are being read; records wait (see `limits_pending`).
+    limits_pending: bool,
+    /// Control-plane requests in flight.
+    control: Vec<(RequestId, Control)>,
+    notices: Vec<String>,
+    directs: Vec<Direct>,
+    next_direct: u64,
+    direct_done: Vec<DirectOutcome>,
+    /// The stream's MaxRecordSize, once read.
+    stream_record_bytes: Option<usize>,
+    /// The time of the last `poll_request`.
+    polled_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    ListShards,
+    Limits,
+}
+
+struct MapFetch {
+    ranges: Vec<(u128, u128, String)>,
+    token: Option<String>,
+    pages: u32,
+}
+
+/// A PutRecord call (`put_record`): one record, its own request, not in any report.
+struct Direct {
+    handle: u64,
+    json: String,
+    sequence_number_for_ordering: Option<String>,
+    attempts: u32,
+    not_before_ms: u64,
+    request: Option<RequestId>,
+}
+
+/// How a `put_record` call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectOutcome {
+    pub handle: u64,
+    pub result: Result<PutRecordOutput, DirectFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectFailure {
+    pub code: String,
+    pub message: String,
+    pub attempts: u32,
 }
 
 impl Dispatcher {
     pub fn new(config: Config) -> Self {
         Self {
+            stage: config.stage.map(Stage::new),
+            shard_map: None,
+            map_fetch: None,
+            map_wanted: config.stage.is_some(),
+            map_failed: false,
+            limits_pending: config.discover_limits,
+            control: Vec::new(),
+            notices: Vec::new(),
+            directs: Vec::new(),
+            next_direct: 0,
+            direct_done: Vec::new(),
+            stream_record_bytes: None,
+            polled_ms: 0,
             packer: Packer::new(config.limits),
             config,
             signer: Signer::new(),
@@ -246,13 +346,31 @@ impl Dispatcher {
         now_ms: u64,
         entropy: &mut dyn Entropy,
     ) -> Result<RecordId, RecordError> {
-        let accepted = accept(&self.config.limits, &self.config.key_source, data, key, explicit_hash_key, entropy)?;
-        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
+        let accepted = self.accept(data, key, explicit_hash_key, entropy)?;
         let id = self.next_record;
         self.next_record += 1;
         self.progress.accepted += 1;
         self.buffered_bytes += accepted.size;
-        let record = Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0 };
+        if let Some(stage) = &mut self.stage {
+            let user = UserRecord::new(id, data, accepted.partition_key, explicit_hash_key, accepted.size);
+            if let Some(blocked) = self.blocked.as_ref().filter(|b| b.probe.is_none() && now_ms < b.probe_at_ms) {
+                let error = blocked.error.clone();
+                self.fail_user(user, 0, &error);
+                return Ok(id);
+            }
+            let was_empty = !stage.holds_records();
+            match (&self.shard_map, self.map_failed, &self.map_fetch) {
+                (Some(_), _, None) | (None, true, None) => stage.place(user, self.shard_map.as_ref(), &self.config.limits),
+                _ => stage.unplaced.push_back(user),
+            }
+            if was_empty {
+                self.open_since_ms = Some(now_ms);
+            }
+            return Ok(id);
+        }
+        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
+        let record =
+            Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0, placement: None };
         // Failing fast, before the probe time: the record ends at once with the stream's error,
         // so a producer to a missing stream holds nothing.
         if let Some(blocked) = self.blocked.as_ref().filter(|b| b.probe.is_none() && now_ms < b.probe_at_ms) {
@@ -282,7 +400,37 @@ impl Dispatcher {
     /// Closes the open batch without the rest of `flush` (back-pressure: it could not fill).
     pub fn close_open_batch(&mut self) {
         self.packer.close();
+        if let Some(stage) = &mut self.stage {
+            stage.force();
+        }
         self.open_since_ms = None;
+    }
+
+    /// `accept`, naming the stream's own limit when a record is over it.
+    fn accept(
+        &self,
+        data: &[u8],
+        key: KeyInput,
+        explicit_hash_key: Option<&str>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<crate::record::Accepted, RecordError> {
+        let limits = &self.config.limits;
+        accept(limits, &self.config.key_source, data, key, explicit_hash_key, entropy).map_err(|mut e| {
+            if e.code == RecordErrorCode::RecordTooLarge && self.config.limits.max_record_bytes <= limits.max_request_bytes {
+                if let Some(stream_limit) = self.stream_record_limit() {
+                    e.message = crate::replace_all(
+                        &e.message,
+                        "maxRecordBytes is",
+                        &format!("the stream's MaxRecordSize is {stream_limit} bytes; the limit in use is"),
+                    );
+                }
+            }
+            e
+        })
+    }
+
+    fn stream_record_limit(&self) -> Option<usize> {
+        self.stream_record_bytes
     }
 
     /// Whether the dispatcher is failing fast after a stream-level error.
@@ -290,16 +438,39 @@ impl Dispatcher {
         self.blocked.is_some()
     }
 
-    /// The next request to send now, if any: a due retry first, then a full batch.
+    /// Whether records must wait for the stream's limits (DescribeStreamSummary) before they
+    /// can be checked: the host holds submits until this is false (the answer, a failure or
+    /// `requestTimeoutMs`).
+    pub fn limits_pending(&self) -> bool {
+        self.limits_pending
+    }
+
+    /// Notices for the user (a feature falling back), each said once.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The next request to send now, if any: control-plane calls first, then a PutRecord, a
+    /// due retry, then a full batch.
     pub fn poll_request(&mut self, now_ms: u64, credentials: &Credentials) -> Option<OutgoingRequest> {
-        if self.in_flight.len() >= self.config.max_in_flight {
+        self.polled_ms = now_ms;
+        if let Some(request) = self.poll_control(now_ms, credentials) {
+            return Some(request);
+        }
+        if self.requests_in_flight() >= self.config.max_in_flight {
             return None;
         }
         if self.blocked.as_ref().is_some_and(|b| b.probe.is_some() || now_ms < b.probe_at_ms) {
             return None;
         }
+        if let Some(request) = self.poll_direct(now_ms, credentials) {
+            return Some(request);
+        }
         self.close_if_waited(now_ms);
-        let batch = self.take_due_retry(now_ms).or_else(|| self.packer.pop_ready())?;
+        let batch = match &mut self.stage {
+            Some(stage) => stage.take_batch(&self.config.limits, now_ms),
+            None => self.take_due_retry(now_ms).or_else(|| self.packer.pop_ready()),
+        }?;
         let request = self.send(batch, now_ms, credentials);
         if let Some(blocked) = &mut self.blocked {
             blocked.probe = Some(request.id);
@@ -307,21 +478,114 @@ impl Dispatcher {
         Some(request)
     }
 
+    fn requests_in_flight(&self) -> usize {
+        self.in_flight.len() + self.directs.iter().filter(|d| d.request.is_some()).count()
+    }
+
+    fn poll_control(&mut self, now_ms: u64, credentials: &Credentials) -> Option<OutgoingRequest> {
+        let asking = |c: Control| self.control.iter().any(|(_, k)| *k == c);
+        if self.limits_pending && !asking(Control::Limits) {
+            let body = control::describe_stream_summary_body(&self.config.stream);
+            return Some(self.control_request(Control::Limits, control::DESCRIBE_STREAM_SUMMARY, body, now_ms, credentials));
+        }
+        if asking(Control::ListShards) {
+            return None;
+        }
+        if self.map_wanted && self.map_fetch.is_none() {
+            self.map_wanted = false;
+            self.map_fetch = Some(MapFetch { ranges: Vec::new(), token: None, pages: 0 });
+        }
+        let fetch = self.map_fetch.as_ref()?;
+        let body = control::list_shards_body(&self.config.stream, fetch.token.as_deref().filter(|_| fetch.pages > 0));
+        Some(self.control_request(Control::ListShards, control::LIST_SHARDS, body, now_ms, credentials))
+    }
+
+    fn control_request(
+        &mut self,
+        kind: Control,
+        target: &'static str,
+        body: Vec<u8>,
+        now_ms: u64,
+        credentials: &Credentials,
+    ) -> OutgoingRequest {
+        let endpoint = self.config.control_endpoint.clone();
+        let request = self.signed(target, body, &endpoint, now_ms, credentials, 0, 0);
+        self.control.push((request.id, kind));
+        request
+    }
+
+    fn poll_direct(&mut self, now_ms: u64, credentials: &Credentials) -> Option<OutgoingRequest> {
+        let at = self.directs.iter().position(|d| d.request.is_none() && d.not_before_ms <= now_ms)?;
+        let (json, sequence) = {
+            let d = &mut self.directs[at];
+            d.attempts += 1;
+            (d.json.clone(), d.sequence_number_for_ordering.clone())
+        };
+        // The record's own JSON object, with the stream and the ordering token around it.
+        let mut body = control::stream_field(&self.config.stream);
+        body.push(',');
+        body.push_str(&json[1..json.len() - 1]);
+        if let Some(sequence) = sequence {
+            body.push_str(",\"SequenceNumberForOrdering\":");
+            body.push_str(&serde_json::to_string(&sequence).unwrap_or_default());
+        }
+        body.push('}');
+        let endpoint = self.config.endpoint.clone();
+        let request = self.signed(control::PUT_RECORD, body.into_bytes(), &endpoint, now_ms, credentials, 1, 0);
+        self.directs[at].request = Some(request.id);
+        Some(request)
+    }
+
+    /// Accepts one record for a PutRecord call of its own; its outcome comes out of
+    /// `take_direct_outcomes` with the handle returned.
+    pub fn put_record(
+        &mut self,
+        data: &[u8],
+        key: KeyInput,
+        explicit_hash_key: Option<&str>,
+        sequence_number_for_ordering: Option<&str>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<u64, RecordError> {
+        let accepted = self.accept(data, key, explicit_hash_key, entropy)?;
+        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
+        let handle = self.next_direct;
+        self.next_direct += 1;
+        self.directs.push(Direct {
+            handle,
+            json: rendered.json,
+            sequence_number_for_ordering: sequence_number_for_ordering.map(str::to_owned),
+            attempts: 0,
+            not_before_ms: 0,
+            request: None,
+        });
+        Ok(handle)
+    }
+
+    /// PutRecord calls that ended since the last call.
+    pub fn take_direct_outcomes(&mut self) -> Vec<DirectOutcome> {
+        std::mem::take(&mut self.direct_done)
+    }
+
     /// When `poll_request` may next have something, if waiting on time rather than a response.
     pub fn poll_timeout(&self) -> Option<u64> {
-        if self.in_flight.len() >= self.config.max_in_flight {
+        if self.requests_in_flight() >= self.config.max_in_flight {
             return None;
         }
         let retry = self.retries.iter().map(|w| w.not_before_ms).min();
+        let direct = self.directs.iter().filter(|d| d.request.is_none()).map(|d| d.not_before_ms).min();
         let linger = match (self.open_since_ms, self.config.max_buffered_time_ms) {
             (Some(since), wait) if wait > 0 => Some(since.saturating_add(wait)),
             _ => None,
         };
-        let earliest = retry.into_iter().chain(linger).min();
+        // Rates are counted per second: the time of the last poll says which second it is.
+        let now = self.polled_ms;
+        let staged = self.stage.as_ref().and_then(|s| s.next_due(&self.config.limits, now));
+        let earliest = retry.into_iter().chain(linger).chain(direct).chain(staged).min();
+        let ready = self.packer.has_ready() || self.stage.as_ref().is_some_and(|s| s.has_ready(&self.config.limits, now));
         match &self.blocked {
             Some(b) if b.probe.is_some() => None,
             // Nothing goes out before the probe time; then what is ready is.
-            Some(b) if self.packer.has_ready() => Some(earliest.map_or(b.probe_at_ms, |t| t.max(b.probe_at_ms))),
+            Some(b) if ready => Some(earliest.map_or(b.probe_at_ms, |t| t.max(b.probe_at_ms))),
             Some(b) => earliest.map(|t| t.max(b.probe_at_ms)),
             None => earliest,
         }
@@ -349,9 +613,28 @@ impl Dispatcher {
             record.attempts += 1;
         }
         let body = put_records_body(&self.config.stream, batch.records.iter().map(|r| r.json.as_str()));
+        let endpoint = self.config.endpoint.clone();
+        let request = self.signed(request::TARGET, body, &endpoint, now_ms, credentials, batch.records.len(), batch.bytes);
+        self.progress.requests += 1;
+        self.in_flight.push((request.id, batch));
+        self.progress.in_flight = self.in_flight.len() as u64;
+        request
+    }
+
+    /// Signs one request for `target` with the body given.
+    #[allow(clippy::too_many_arguments)]
+    fn signed(
+        &mut self,
+        target: &'static str,
+        body: Vec<u8>,
+        endpoint: &Endpoint,
+        now_ms: u64,
+        credentials: &Credentials,
+        record_count: usize,
+        bytes: usize,
+    ) -> OutgoingRequest {
         let payload_hash = sigv4::sha256_hex(&body);
-        let endpoint = &self.config.endpoint;
-        let fixed = [("host", endpoint.host.as_str()), ("content-type", request::CONTENT_TYPE), ("x-amz-target", request::TARGET)];
+        let fixed = [("host", endpoint.host.as_str()), ("content-type", request::CONTENT_TYPE), ("x-amz-target", target)];
         let signable =
             SignableRequest { method: "POST", path: &endpoint.path, query: "", headers: &fixed, payload_sha256_hex: &payload_hash };
         let server_now_ms = (now_ms.min(MAX_TIME_MS) as i64 + self.clock_offset_ms).clamp(0, MAX_TIME_MS as i64) as u64;
@@ -367,20 +650,8 @@ impl Dispatcher {
         headers.extend(signed.into_pairs().into_iter().map(|(k, v)| (k.to_owned(), v)));
         let id = self.next_request;
         self.next_request += 1;
-        self.progress.requests += 1;
-        let request = OutgoingRequest {
-            id,
-            method: "POST",
-            url: endpoint.url.clone(),
-            headers,
-            body,
-            record_count: batch.records.len(),
-            bytes: batch.bytes,
-        };
         self.remember_secrets(credentials);
-        self.in_flight.push((id, batch));
-        self.progress.in_flight = self.in_flight.len() as u64;
-        request
+        OutgoingRequest { id, method: "POST", url: endpoint.url.clone(), headers, body, record_count, bytes }
     }
 
     fn remember_secrets(&mut self, c: &Credentials) {
@@ -411,11 +682,24 @@ impl Dispatcher {
 
     /// Takes in the answer to request `id`. Unknown ids (after `abort`) are ignored.
     pub fn handle_response(&mut self, id: RequestId, response: HttpResponse, now_ms: u64, entropy: &mut dyn Entropy) {
+        if let Some(at) = self.control.iter().position(|(i, _)| *i == id) {
+            let (_, kind) = self.control.swap_remove(at);
+            let answer = if (200..300).contains(&response.status) {
+                Ok(response.body)
+            } else {
+                let e = response::parse_error(response.status, response.error_type, response.body);
+                Err(format!("{}: {}", e.code, e.message))
+            };
+            return self.handle_control(kind, answer);
+        }
+        if let Some(at) = self.directs.iter().position(|d| d.request == Some(id)) {
+            return self.handle_direct(at, Some(response), None, now_ms, entropy);
+        }
         let Some(batch) = self.take_in_flight(id) else { return };
         self.answer_probe(id);
         // Any 2xx claims success, so it must carry a PutRecords answer for every record.
         if (200..300).contains(&response.status) {
-            match response::parse_put_records(response.body, batch.records.len()) {
+            match response::parse_put_records_with_shards(response.body, batch.records.len(), self.stage.is_some()) {
                 Some(outcomes) => self.settle_records(batch, outcomes, now_ms, entropy),
                 None => {
                     let error = ServiceError {
@@ -449,26 +733,194 @@ impl Dispatcher {
         }
     }
 
+    /// A control-plane answer, or why there is none. A failure never fails a record: the
+    /// feature falls back and says so once.
+    fn handle_control(&mut self, kind: Control, answer: Result<&[u8], String>) {
+        match kind {
+            Control::Limits => {
+                self.limits_pending = false;
+                match answer.and_then(control::parse_max_record_bytes) {
+                    Ok(Some(stream_limit)) => self.apply_stream_limit(stream_limit),
+                    Ok(None) => {}
+                    Err(why) => self.notices.push(format!(
+                        "DescribeStreamSummary failed ({}); the record limit stays at maxRecordBytes ({} bytes)",
+                        self.scrub(&why, MAX_MESSAGE_BYTES),
+                        self.config.limits.max_record_bytes
+                    )),
+                }
+            }
+            Control::ListShards => {
+                let Some(mut fetch) = self.map_fetch.take() else { return };
+                match answer.and_then(control::parse_list_shards) {
+                    Ok((ranges, Some(token))) => {
+                        fetch.ranges.extend(ranges);
+                        fetch.token = Some(token);
+                        fetch.pages += 1;
+                        // A listing that never ends is not a map.
+                        if fetch.pages < 1000 {
+                            self.map_fetch = Some(fetch);
+                            return;
+                        }
+                        self.map_listing_failed("ListShards returned more than 1000 pages".into());
+                    }
+                    Ok((ranges, None)) => {
+                        fetch.ranges.extend(ranges);
+                        match control::shard_map_of(fetch.ranges) {
+                            Ok(map) => {
+                                self.shard_map = Some(map);
+                                self.map_failed = false;
+                            }
+                            Err(why) => self.map_listing_failed(why),
+                        }
+                    }
+                    Err(why) => self.map_listing_failed(why),
+                }
+                if let Some(stage) = &mut self.stage {
+                    stage.regroup(self.shard_map.as_ref(), &self.config.limits);
+                }
+            }
+        }
+    }
+
+    fn map_listing_failed(&mut self, why: String) {
+        if self.shard_map.is_some() {
+            return; // a refresh failed: the map in hand stays
+        }
+        self.map_failed = true;
+        let stage = self.config.stage.unwrap_or(StageConfig { aggregate: false, max_aggregate_bytes: 0, ordered: false, rate: None });
+        let mut message = format!("ListShards failed ({}); without the shard map", self.scrub(&why, MAX_MESSAGE_BYTES));
+        for (on, fallback) in [
+            (stage.aggregate, " aggregation groups only records with the same partition key;"),
+            (stage.rate.is_some(), " shardRateLimit is off;"),
+            (stage.ordered, " ordering holds per partition key;"),
+        ] {
+            if on {
+                message.push_str(fallback);
+            }
+        }
+        message.pop();
+        self.notices.push(message);
+    }
+
+    fn apply_stream_limit(&mut self, stream_limit: usize) {
+        let stream_limit = stream_limit.min(MAX_RECORD_BYTES);
+        self.stream_record_bytes = Some(stream_limit);
+        let limits = &mut self.config.limits;
+        limits.max_record_bytes = if self.config.record_bytes_given { limits.max_record_bytes.min(stream_limit) } else { stream_limit };
+        if !self.config.request_bytes_given && limits.max_request_bytes < limits.max_record_bytes {
+            limits.max_request_bytes = limits.max_record_bytes.min(MAX_REQUEST_BYTES);
+        }
+        self.packer.set_limits(self.config.limits);
+    }
+
+    fn handle_direct(
+        &mut self,
+        at: usize,
+        response: Option<HttpResponse>,
+        transport: Option<ServiceError>,
+        now_ms: u64,
+        entropy: &mut dyn Entropy,
+    ) {
+        self.directs[at].request = None;
+        let error = match (response, transport) {
+            (Some(r), _) if (200..300).contains(&r.status) => match control::parse_put_record(r.body) {
+                Some(out) => {
+                    let d = self.directs.swap_remove(at);
+                    self.direct_done.push(DirectOutcome { handle: d.handle, result: Ok(out) });
+                    return;
+                }
+                None => ServiceError { code: "MalformedResponse".into(), message: "the PutRecord answer could not be read".into() },
+            },
+            (Some(r), _) => {
+                let error = response::parse_error(r.status, r.error_type, r.body);
+                match response::classify_request_error(r.status, &error) {
+                    Action::Final => {
+                        let error = if response::is_stream_error(&error.code) { self.located(error) } else { error };
+                        return self.end_direct(at, &error);
+                    }
+                    Action::RefreshCredentials => {
+                        self.refresh_credentials = true;
+                        return self.retry_direct(at, 0, &error);
+                    }
+                    Action::CorrectClock => {
+                        if let Some(server_ms) = r.server_date_ms {
+                            self.clock_offset_ms = server_ms.min(MAX_TIME_MS) as i64 - now_ms.min(MAX_TIME_MS) as i64;
+                        }
+                        return self.retry_direct(at, 0, &error);
+                    }
+                    Action::Retry => error,
+                }
+            }
+            (None, Some(error)) => error,
+            (None, None) => return,
+        };
+        let delay = self.config.retry.backoff_ms(self.directs[at].attempts, entropy.next_u32());
+        self.retry_direct(at, now_ms.saturating_add(delay), &error);
+    }
+
+    fn retry_direct(&mut self, at: usize, not_before_ms: u64, error: &ServiceError) {
+        if self.config.retry.has_budget(self.directs[at].attempts) {
+            self.directs[at].not_before_ms = not_before_ms;
+        } else {
+            self.end_direct(at, error);
+        }
+    }
+
+    fn end_direct(&mut self, at: usize, error: &ServiceError) {
+        let d = self.directs.swap_remove(at);
+        let failure = DirectFailure {
+            code: self.scrub(&error.code, MAX_CODE_BYTES),
+            message: self.scrub(&error.message, MAX_MESSAGE_BYTES),
+            attempts: d.attempts,
+        };
+        self.direct_done.push(DirectOutcome { handle: d.handle, result: Err(failure) });
+    }
+
     /// The request `id` failed in transport; it may or may not have arrived, so retry it all.
     pub fn handle_transport_error(&mut self, id: RequestId, kind: TransportError, message: &str, now_ms: u64, entropy: &mut dyn Entropy) {
+        if let Some(at) = self.control.iter().position(|(i, _)| *i == id) {
+            let (_, control) = self.control.swap_remove(at);
+            let why = format!("{}: {message} ({})", kind.code(), self.config.control_endpoint.url);
+            return self.handle_control(control, Err(why));
+        }
+        let error = ServiceError { code: kind.code().into(), message: format!("{message} ({})", self.config.endpoint.url) };
+        if let Some(at) = self.directs.iter().position(|d| d.request == Some(id)) {
+            return self.handle_direct(at, None, Some(error), now_ms, entropy);
+        }
         let Some(batch) = self.take_in_flight(id) else { return };
         self.answer_probe(id);
-        let error = ServiceError { code: kind.code().into(), message: format!("{message} ({})", self.config.endpoint.url) };
         self.retry_batch(batch, error, now_ms, entropy);
     }
 
     fn take_in_flight(&mut self, id: RequestId) -> Option<Batch<Record>> {
         let batch = self.in_flight.iter().position(|(i, _)| *i == id).map(|at| self.in_flight.swap_remove(at).1);
         self.progress.in_flight = self.in_flight.len() as u64;
+        if let (Some(stage), Some(batch)) = (&mut self.stage, &batch) {
+            for record in &batch.records {
+                if let Some(group) = record.group() {
+                    stage.ended(group);
+                }
+            }
+        }
         batch
     }
 
-    fn settle_records(&mut self, batch: Batch<Record>, outcomes: Vec<RecordOutcome>, now_ms: u64, entropy: &mut dyn Entropy) {
+    fn settle_records(
+        &mut self,
+        batch: Batch<Record>,
+        outcomes: Vec<(RecordOutcome, Option<String>)>,
+        now_ms: u64,
+        entropy: &mut dyn Entropy,
+    ) {
         let mut again = Batch { records: Vec::new(), bytes: 0 };
         let mut stream_error = None;
-        for (record, outcome) in batch.records.into_iter().zip(outcomes) {
+        for (record, (outcome, shard_id)) in batch.records.into_iter().zip(outcomes) {
             match outcome {
-                RecordOutcome::Ok => self.ack(record),
+                RecordOutcome::Ok => {
+                    if let Some(record) = self.moved(record, shard_id.as_deref()) {
+                        self.ack(record);
+                    }
+                }
                 RecordOutcome::Failed(error) => {
                     if response::classify_record_error(&error.code) == Action::Retry && self.config.retry.has_budget(record.attempts) {
                         again.bytes += record.size;
@@ -491,6 +943,32 @@ impl Dispatcher {
         }
     }
 
+    /// An acknowledged record on a shard other than predicted: the map is stale. An aggregate's
+    /// records outside that shard would be dropped by the KCL, so they are placed and sent again
+    /// (at most a few times: after that the service's placement stands). `None` if taken back.
+    fn moved(&mut self, record: Record, shard_id: Option<&str>) -> Option<Record> {
+        let Some(placement) = &record.placement else { return Some(record) };
+        let (GroupKey::Shard(predicted), Some(actual)) = (&placement.group, shard_id) else { return Some(record) };
+        if predicted == actual {
+            return Some(record);
+        }
+        if self.map_fetch.is_none() {
+            self.map_wanted = true;
+        }
+        if placement.inner.is_empty() || placement.inner.iter().any(|u| u.moves >= MAX_MOVES) {
+            return Some(record);
+        }
+        let mut inner = record.placement.map(|p| p.inner).unwrap_or_default();
+        for user in &mut inner {
+            user.moves += 1;
+        }
+        self.progress.retries += inner.len() as u64;
+        if let Some(stage) = &mut self.stage {
+            stage.unplace(inner);
+        }
+        None
+    }
+
     /// A stream-level error's message, saying which stream, region and endpoint it is about.
     fn located(&self, error: ServiceError) -> ServiceError {
         let stream = match &self.config.stream {
@@ -509,7 +987,17 @@ impl Dispatcher {
         records.extend(self.packer.drain());
         self.open_since_ms = None;
         self.fail_all(records, error);
+        self.fail_staged(error);
         self.blocked = Some(Blocked { error: error.clone(), probe_at_ms: now_ms.saturating_add(FAIL_FAST_RETRY_MS), probe: None });
+    }
+
+    fn fail_staged(&mut self, error: &ServiceError) {
+        let Some(stage) = &mut self.stage else { return };
+        let (records, users) = stage.drain();
+        self.fail_all(records, error);
+        for user in users {
+            self.fail_user(user, 0, error);
+        }
     }
 
     /// The answer to the probe sent while failing fast ends that state; a stream-level error in
@@ -530,7 +1018,10 @@ impl Dispatcher {
     /// Retries at once: the fix (new credentials, corrected clock) is already in hand.
     fn retry_now(&mut self, batch: Batch<Record>, error: ServiceError) {
         if let Some(again) = self.keep_budgeted(batch, &error) {
-            self.retries.push(Waiting { not_before_ms: 0, batch: again });
+            match &mut self.stage {
+                Some(stage) => stage.requeue(again.records, 0),
+                None => self.retries.push(Waiting { not_before_ms: 0, batch: again }),
+            }
         }
     }
 
@@ -550,24 +1041,54 @@ impl Dispatcher {
     fn schedule(&mut self, batch: Batch<Record>, now_ms: u64, entropy: &mut dyn Entropy) {
         let attempts = batch.records.iter().map(|r| r.attempts).max().unwrap_or(1);
         let delay = self.config.retry.backoff_ms(attempts, entropy.next_u32());
-        self.retries.push(Waiting { not_before_ms: now_ms.saturating_add(delay), batch });
+        match &mut self.stage {
+            // Back at the front of their shards' queues: nothing of theirs overtakes them.
+            Some(stage) => stage.requeue(batch.records, now_ms.saturating_add(delay)),
+            None => self.retries.push(Waiting { not_before_ms: now_ms.saturating_add(delay), batch }),
+        }
     }
 
     fn ack(&mut self, record: Record) {
-        self.buffered_bytes -= record.size;
-        self.progress.sent += 1;
-        self.acked.push(record.id);
+        match record.placement {
+            Some(p) if !p.inner.is_empty() => {
+                for user in p.inner {
+                    self.buffered_bytes -= user.size;
+                    self.progress.sent += 1;
+                    self.acked.push(user.id);
+                }
+            }
+            _ => {
+                self.buffered_bytes -= record.size;
+                self.progress.sent += 1;
+                self.acked.push(record.id);
+            }
+        }
     }
 
     fn fail(&mut self, record: Record, error: &ServiceError) {
-        self.buffered_bytes -= record.size;
+        match record.placement {
+            Some(p) if !p.inner.is_empty() => {
+                for user in p.inner {
+                    self.fail_user(user, record.attempts, error);
+                }
+            }
+            _ => self.fail_one(record.id, record.size, record.partition_key, record.attempts, error),
+        }
+    }
+
+    fn fail_user(&mut self, user: UserRecord, attempts: u32, error: &ServiceError) {
+        self.fail_one(user.id, user.size, user.partition_key, attempts, error);
+    }
+
+    fn fail_one(&mut self, id: RecordId, size: usize, partition_key: String, attempts: u32, error: &ServiceError) {
+        self.buffered_bytes -= size;
         self.progress.failed += 1;
         let failed = FailedRecord {
-            id: record.id,
+            id,
             code: self.scrub(&error.code, MAX_CODE_BYTES),
             message: self.scrub(&error.message, MAX_MESSAGE_BYTES),
-            partition_key: record.partition_key,
-            attempts: record.attempts,
+            partition_key,
+            attempts,
         };
         self.failed.push(failed);
     }
@@ -584,6 +1105,13 @@ impl Dispatcher {
         let error = ServiceError { code: code.into(), message: message.into() };
         let mut in_flight = std::mem::take(&mut self.in_flight);
         crate::insertion_sort_by(&mut in_flight, |a, b| a.0 < b.0);
+        if let Some(stage) = &mut self.stage {
+            for record in in_flight.iter().flat_map(|(_, b)| &b.records) {
+                if let Some(group) = record.group() {
+                    stage.ended(group);
+                }
+            }
+        }
         let mut records: Vec<Record> = in_flight.into_iter().flat_map(|(_, b)| b.records).collect();
         crate::insertion_sort_by(&mut self.retries, |a, b| a.not_before_ms < b.not_before_ms);
         records.extend(self.retries.drain(..).flat_map(|w| w.batch.records));
@@ -591,6 +1119,18 @@ impl Dispatcher {
         self.open_since_ms = None;
         self.progress.in_flight = 0;
         self.fail_all(records, &error);
+        self.fail_staged(&error);
+        while !self.directs.is_empty() {
+            self.end_direct(0, &error);
+        }
+        // Control-plane calls in flight are forgotten; what they were for falls back.
+        if self.control.iter().any(|(_, k)| *k == Control::Limits) {
+            self.limits_pending = false;
+        }
+        self.control.clear();
+        if self.map_fetch.take().is_some() && self.shard_map.is_none() {
+            self.map_failed = true;
+        }
         if let Some(blocked) = &mut self.blocked {
             blocked.probe = None; // its answer will be ignored
         }
@@ -628,6 +1168,11 @@ impl Dispatcher {
         self.in_flight.len()
     }
 
+    /// The shard map in use, once listed.
+    pub fn shard_map(&self) -> Option<&ShardMap> {
+        self.shard_map.as_ref()
+    }
+
     /// Whether `submit` uses its `now_ms` (a linger clock, or failing fast); when not, any time
     /// will do and the host need not read its clock.
     pub fn submit_reads_clock(&self) -> bool {
@@ -637,9 +1182,21 @@ impl Dispatcher {
     /// After `submit`: whether the host must poll now (a batch is ready and may go, the open
     /// batch's linger clock started, or the record ended at once). Most submits need nothing.
     pub fn wants_poll(&self) -> bool {
+        let staged = self.stage.as_ref().is_some_and(|s| {
+            // Without a clock reading, "now" is only used for rates and retries: poll to find out.
+            s.has_ready(&self.config.limits, u64::MAX)
+                || (s.holds_records() && self.open_since_ms.is_some() && self.config.max_buffered_time_ms > 0)
+        });
         (self.packer.has_ready() && self.in_flight.len() < self.config.max_in_flight)
             || !self.failed.is_empty()
             || (self.packer.open_len() == 1 && self.config.max_buffered_time_ms > 0)
+            || staged
+            || self.control_wanted()
+    }
+
+    fn control_wanted(&self) -> bool {
+        let asking = |c: Control| self.control.iter().any(|(_, k)| *k == c);
+        (self.limits_pending && !asking(Control::Limits)) || ((self.map_wanted || self.map_fetch.is_some()) && !asking(Control::ListShards))
     }
 
     /// Whether records ended since the last `take_acked` / `take_failed`.
@@ -649,11 +1206,25 @@ impl Dispatcher {
 
     /// Whether a batch is ready to send (full, flushed or due).
     pub fn has_ready(&self, now_ms: u64) -> bool {
-        self.packer.has_ready() || self.retries.iter().any(|w| w.not_before_ms <= now_ms)
+        self.packer.has_ready()
+            || self.retries.iter().any(|w| w.not_before_ms <= now_ms)
+            || self.stage.as_ref().is_some_and(|s| s.has_ready(&self.config.limits, now_ms))
+            || self.directs.iter().any(|d| d.request.is_none() && d.not_before_ms <= now_ms)
+            || self.control_wanted()
     }
 
     /// Nothing buffered, waiting or in flight.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty() && self.retries.is_empty() && !self.packer.has_ready() && self.packer.open_len() == 0
+        self.in_flight.is_empty()
+            && self.retries.is_empty()
+            && !self.packer.has_ready()
+            && self.packer.open_len() == 0
+            && !self.stage.as_ref().is_some_and(|s| s.holds_records())
+            && self.directs.is_empty()
+            && self.control.is_empty()
+            && !self.limits_pending
     }
 }
+
+/// How often an aggregate's records are placed again after landing on an unexpected shard.
+const MAX_MOVES: u8 = 3;

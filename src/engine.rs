@@ -16,7 +16,8 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use crate::dispatcher::{Dispatcher, HttpResponse, OutgoingRequest, Progress, RecordId, TransportError};
+use crate::control::PutRecordOutput;
+use crate::dispatcher::{DirectFailure, DirectOutcome, Dispatcher, HttpResponse, OutgoingRequest, Progress, RecordId, TransportError};
 use crate::error::RecordError;
 use crate::record::{Entropy, KeyInput};
 use crate::sigv4::Credentials;
@@ -146,6 +147,17 @@ pub trait Events<P> {
 
     /// Records that finally failed, as they fail (only when `streams_failures`).
     fn failed(&self, _failures: Vec<Failure<P>>) {}
+
+    /// Something the user should know once: a shard-aware feature fell back (no ListShards,
+    /// no DescribeStreamSummary). Hosts pass it on with the progress.
+    fn notice(&self, _message: String, _progress: EngineProgress) {}
+}
+
+/// Why a `put_record` call did not store its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutRecordError {
+    Submit(SubmitError),
+    Failed(DirectFailure),
 }
 
 /// Why a submit was refused.
@@ -198,6 +210,9 @@ struct State<P> {
     closed: Option<(String, String)>,
     /// Flushes and submits waiting: timers keep the host alive only while there are some.
     holders: usize,
+    /// PutRecord calls that ended, until their callers take them.
+    direct_outcomes: Vec<DirectOutcome>,
+    notices: Vec<String>,
 }
 
 struct Shared<P> {
@@ -275,6 +290,8 @@ impl<P: 'static> Engine<P> {
             progress_scheduled: false,
             closed: None,
             holders: 0,
+            direct_outcomes: Vec::new(),
+            notices: Vec::new(),
         };
         Engine { shared: Rc::new(Shared { transport, runtime, provider, events, state: RefCell::new(state) }) }
     }
@@ -314,6 +331,64 @@ impl<P: 'static> Engine<P> {
             self.shared.pump();
         }
         Ok(over_limit)
+    }
+
+    /// Whether submits must wait (`wait_for_limits`) before records can be checked: the
+    /// stream's own limits are being read.
+    pub fn limits_pending(&self) -> bool {
+        self.shared.state.borrow().dispatcher.limits_pending()
+    }
+
+    /// Waits until the stream's limits are known or given up on (an answer, a failure, or
+    /// `requestTimeoutMs`).
+    pub async fn wait_for_limits(&self) {
+        let _hold = Hold::new(&self.shared);
+        loop {
+            let generation = {
+                let st = self.shared.state.borrow();
+                if !st.dispatcher.limits_pending() || st.closed.is_some() {
+                    return;
+                }
+                st.generation
+            };
+            self.shared.pump();
+            self.shared.changed_since(generation).await;
+        }
+    }
+
+    /// Sends one record with PutRecord, under `maxInFlight` and the same retry table; not
+    /// counted in flush reports.
+    pub async fn put_record(
+        &self,
+        data: &[u8],
+        key: KeyInput<'_>,
+        explicit_hash_key: Option<&str>,
+        sequence_number_for_ordering: Option<&str>,
+    ) -> Result<PutRecordOutput, PutRecordError> {
+        if self.limits_pending() {
+            self.wait_for_limits().await;
+        }
+        let handle = {
+            let st = &mut *self.shared.state.borrow_mut();
+            if let Some((code, message)) = &st.closed {
+                return Err(PutRecordError::Submit(SubmitError::Closed { code: code.clone(), message: message.clone() }));
+            }
+            st.dispatcher
+                .put_record(data, key, explicit_hash_key, sequence_number_for_ordering, &mut *st.entropy)
+                .map_err(|e| PutRecordError::Submit(e.into()))?
+        };
+        let _hold = Hold::new(&self.shared);
+        self.shared.pump();
+        loop {
+            let generation = {
+                let st = &mut *self.shared.state.borrow_mut();
+                if let Some(at) = st.direct_outcomes.iter().position(|o| o.handle == handle) {
+                    return st.direct_outcomes.swap_remove(at).result.map_err(PutRecordError::Failed);
+                }
+                st.generation
+            };
+            self.shared.changed_since(generation).await;
+        }
     }
 
     /// Waits while more than `maxBufferedBytes` are accepted and unfinished. The open batch is
@@ -539,8 +614,12 @@ impl<P: 'static> Shared<P> {
                     }
                 }
             }
+            let outcomes = st.dispatcher.take_direct_outcomes();
+            st.direct_outcomes.extend(outcomes);
+            let notices = st.dispatcher.take_notices();
+            st.notices.extend(notices);
             st.generation += 1;
-            let schedule = !st.progress_scheduled && (self.events.wants_progress() || !st.streaming.is_empty());
+            let schedule = !st.progress_scheduled && (self.events.wants_progress() || !st.streaming.is_empty() || !st.notices.is_empty());
             st.progress_scheduled |= schedule;
             (std::mem::take(&mut st.waiters), schedule)
         };
@@ -550,13 +629,16 @@ impl<P: 'static> Shared<P> {
         if schedule {
             let shared = self.clone();
             self.runtime.spawn(Box::pin(async move {
-                let (failures, progress) = {
+                let (failures, notices, progress) = {
                     let mut st = shared.state.borrow_mut();
                     st.progress_scheduled = false;
-                    (std::mem::take(&mut st.streaming), progress_of(&st.dispatcher))
+                    (std::mem::take(&mut st.streaming), std::mem::take(&mut st.notices), progress_of(&st.dispatcher))
                 };
                 if !failures.is_empty() {
                     shared.events.failed(failures);
+                }
+                for notice in notices {
+                    shared.events.notice(notice, progress);
                 }
                 shared.events.progress(progress);
             }));

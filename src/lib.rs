@@ -4,6 +4,8 @@
 //! The host (JS through `wasm`, or any other) sends the requests and passes time and
 //! randomness in. See `dispatcher::Dispatcher`.
 
+pub mod aggregate;
+pub mod control;
 pub mod dispatcher;
 pub mod engine;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod response;
 pub mod retry;
 pub mod shard_map;
 pub mod sigv4;
+pub mod stage;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;

@@ -48,6 +48,11 @@ impl<T: RecordSize> Packer<T> {
         }
     }
 
+    /// New limits for the records pushed from now on (the stream's own, once read).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// Closes the open batch, if it has records.
     pub fn close(&mut self) {
         if !self.open.records.is_empty() {

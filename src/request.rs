@@ -145,6 +145,19 @@ impl Endpoint {
         };
         Self { url: format!("https://{host}/"), host, path: "/".into() }
     }
+
+    /// The AWS endpoint for control-plane calls (ListShards, DescribeStreamSummary): an ARN's
+    /// account has a control endpoint beside its data endpoint.
+    pub fn control_for(stream: &StreamId, region: &str) -> Self {
+        let data = Self::default_for(stream, region);
+        match stream {
+            StreamId::Name(_) => data,
+            StreamId::Arn { .. } => {
+                let host = crate::replace_all(&data.host, ".data-kinesis.", ".control-kinesis.");
+                Self { url: format!("https://{host}/"), host, path: "/".into() }
+            }
+        }
+    }
 }
 
 /// One record, ready to go into any request: its JSON object is rendered once at submit.

@@ -122,7 +122,13 @@ use crate::json::{reject, Text};
 
 /// A derived struct read from a JSON object only: derived structs also accept an array of the
 /// field values in order, and `[["1"]]` must not acknowledge a record.
-struct Object<T>(T);
+pub(crate) struct Object<T>(pub(crate) T);
+
+impl<T: Default> Default for Object<T> {
+    fn default() -> Self {
+        Object(T::default())
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -142,7 +148,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 }
 
 /// A JSON array.
-struct List<T>(Vec<T>);
+pub(crate) struct List<T>(pub(crate) Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Vec::new())
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -174,7 +186,7 @@ struct PutRecordsOutput<'a> {
     records: List<Object<ResultEntry<'a>>>,
 }
 
-/// One entry of `Records`; `ShardId` and unknown fields are skipped. Each field is a string or
+/// One entry of `Records`; unknown fields are skipped. Each field is a string or
 /// `null`; another type, or a repeated field, makes the answer unreadable.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -185,12 +197,14 @@ struct ResultEntry<'a> {
     error_code: NullableText<'a>,
     #[serde(borrow, default)]
     error_message: NullableText<'a>,
+    #[serde(borrow, default)]
+    shard_id: NullableText<'a>,
 }
 
 /// A string or `null`, read with `deserialize_any`: serde's `Option` visitor formats any other
 /// value it is given into its error (see `crate::json`).
 #[derive(Default)]
-struct NullableText<'a>(Option<Cow<'a, str>>);
+pub(crate) struct NullableText<'a>(pub(crate) Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for NullableText<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -231,7 +245,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for NullableText<'a> {
 }
 
 impl NullableText<'_> {
-    fn non_empty(self) -> Option<String> {
+    pub(crate) fn non_empty(self) -> Option<String> {
         self.0.map(Cow::into_owned).filter(|t| !t.is_empty())
     }
 }
@@ -249,6 +263,12 @@ pub const MALFORMED_RESPONSE: &str = "MalformedResponse";
 /// a non-empty `SequenceNumber` and no code was written; an entry with neither (missing, `null`
 /// or `""`) proves nothing, so its record fails with `MALFORMED_RESPONSE`, which is retried.
 pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutcome>> {
+    Some(parse_put_records_with_shards(body, expected, false)?.into_iter().map(|(outcome, _)| outcome).collect())
+}
+
+/// `parse_put_records`, with each entry's `ShardId` when `shard_ids` (the shard-aware features
+/// check where records landed).
+pub fn parse_put_records_with_shards(body: &[u8], expected: usize, shard_ids: bool) -> Option<Vec<(RecordOutcome, Option<String>)>> {
     let Object(out) = serde_json::from_slice::<Object<PutRecordsOutput>>(body).ok()?;
     if out.records.0.len() != expected {
         return None;
@@ -257,17 +277,21 @@ pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutco
         out.records
             .0
             .into_iter()
-            .map(|Object(e)| match e.error_code.non_empty() {
-                Some(code) => RecordOutcome::Failed(ServiceError {
-                    // A code that is all namespace or suffix still says the record failed.
-                    code: Some(normalize_code(&code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
-                    message: e.error_message.0.map(Cow::into_owned).unwrap_or_default(),
-                }),
-                None if e.sequence_number.0.is_some_and(|s| !s.is_empty()) => RecordOutcome::Ok,
-                None => RecordOutcome::Failed(ServiceError {
-                    code: MALFORMED_RESPONSE.to_owned(),
-                    message: "the answer's entry has neither SequenceNumber nor ErrorCode".to_owned(),
-                }),
+            .map(|Object(e)| {
+                let shard = if shard_ids { e.shard_id.0.map(Cow::into_owned) } else { None };
+                let outcome = match e.error_code.non_empty() {
+                    Some(code) => RecordOutcome::Failed(ServiceError {
+                        // A code that is all namespace or suffix still says the record failed.
+                        code: Some(normalize_code(&code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
+                        message: e.error_message.0.map(Cow::into_owned).unwrap_or_default(),
+                    }),
+                    None if e.sequence_number.0.is_some_and(|s| !s.is_empty()) => RecordOutcome::Ok,
+                    None => RecordOutcome::Failed(ServiceError {
+                        code: MALFORMED_RESPONSE.to_owned(),
+                        message: "the answer's entry has neither SequenceNumber nor ErrorCode".to_owned(),
+                    }),
+                };
+                (outcome, shard)
             })
             .collect(),
     )

@@ -13,8 +13,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::dispatcher::{Config, Dispatcher, Options, OutgoingRequest};
 use crate::engine::{
-    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, Failure, LocalFuture, ProvidedCredentials, Report, Runtime,
-    SubmitError, Transport, TransportFailure, TransportResponse,
+    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, Failure, LocalFuture, ProvidedCredentials, PutRecordError,
+    Report, Runtime, SubmitError, Transport, TransportFailure, TransportResponse,
 };
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
@@ -43,6 +43,11 @@ pub const OPTION_NAMES: &[&str] = &[
     "onProgress",
     "onFailed",
     "signal",
+    "aggregate",
+    "maxAggregateBytes",
+    "ordered",
+    "shardRateLimit",
+    "discoverLimits",
 ];
 
 /// The options `planBatches` uses; it accepts the dispatcher's too, so one object serves both.
@@ -172,6 +177,11 @@ struct ScalarOptions {
     max_buffered_bytes: Option<f64>,
     max_buffered_time_ms: Option<f64>,
     request_timeout_ms: Option<f64>,
+    aggregate: Option<bool>,
+    max_aggregate_bytes: Option<f64>,
+    ordered: Option<bool>,
+    shard_rate_limit: Option<f64>,
+    discover_limits: Option<bool>,
 }
 
 fn scalar_options(options: &JsValue) -> Result<ScalarOptions, JsValue> {
@@ -192,7 +202,19 @@ fn scalar_options(options: &JsValue) -> Result<ScalarOptions, JsValue> {
         }
         v.as_f64().map(Some).ok_or_else(|| unknown_type(name, "must be a number"))
     };
+    let flag = |name: &'static str| -> Result<Option<bool>, JsValue> {
+        let v = get(options, name)?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_bool().map(Some).ok_or_else(|| unknown_type(name, "must be true or false"))
+    };
     Ok(ScalarOptions {
+        aggregate: flag("aggregate")?,
+        max_aggregate_bytes: number("maxAggregateBytes")?,
+        ordered: flag("ordered")?,
+        shard_rate_limit: number("shardRateLimit")?,
+        discover_limits: flag("discoverLimits")?,
         region: text("region")?,
         endpoint: text("endpoint")?,
         partition_key_identifier: text("partitionKeyIdentifier")?,
@@ -537,6 +559,15 @@ impl Events<JsValue> for JsEvents {
             self.call(f, &to_js(&failures));
         }
     }
+
+    // onProgress gets the progress with a `notice` (a feature that fell back), once.
+    fn notice(&self, message: String, progress: EngineProgress) {
+        if let Some(f) = &self.on_progress {
+            let value = progress_value(progress);
+            let _ = Reflect::set(&value, &"notice".into(), &message.into());
+            self.call(f, &value);
+        }
+    }
 }
 
 /// The per-record `partitionKey` and `explicitHashKey` options (a bigint hash key is taken as
@@ -668,6 +699,11 @@ impl JsEngine {
             max_buffered_bytes: scalars.max_buffered_bytes,
             max_buffered_time_ms: scalars.max_buffered_time_ms,
             request_timeout_ms: scalars.request_timeout_ms,
+            aggregate: scalars.aggregate,
+            max_aggregate_bytes: scalars.max_aggregate_bytes,
+            ordered: scalars.ordered,
+            shard_rate_limit: scalars.shard_rate_limit,
+            discover_limits: scalars.discover_limits,
         };
         let config = Config::new(&opts).map_err(option_error)?;
         let fetch = match function_option(&options, "fetch")?.or_else(|| get(&host, "defaultFetch").ok()?.dyn_into::<Function>().ok()) {
@@ -741,6 +777,10 @@ impl JsEngine {
                 "payload text has a lone surrogate, which UTF-8 cannot carry; fix the string or submit bytes",
             )));
         }
+        if self.engine.limits_pending() {
+            let data = self.scratch.borrow().get(..len as usize).unwrap_or_default().to_vec();
+            return Ok(self.submit_later(data, partition_key, explicit_hash_key, canonical_json, payload));
+        }
         let must_wait = {
             let scratch = self.scratch.borrow();
             let data = scratch.get(..len as usize).ok_or_else(|| coded_error("UnserializablePayload", "scratch overrun"))?;
@@ -753,11 +793,62 @@ impl JsEngine {
     // `submitScratch` for bytes.
     pub fn submit(&self, data: &[u8], options: JsValue, payload: JsValue) -> Result<JsValue, JsValue> {
         let (partition_key, explicit_hash_key) = record_options(&options)?;
+        if self.engine.limits_pending() {
+            return Ok(self.submit_later(data.to_vec(), partition_key, explicit_hash_key, false, payload));
+        }
         let must_wait = self
             .engine
             .submit(data, key_input(partition_key.as_deref(), false), explicit_hash_key.as_deref(), payload)
             .map_err(submit_error)?;
         Ok(self.room(must_wait))
+    }
+
+    // While the stream's limits are read (discoverLimits), a record waits for them before it is
+    // checked: the promise rejects with its coded error, or resolves once accepted (and room).
+    fn submit_later(
+        &self,
+        data: Vec<u8>,
+        partition_key: Option<String>,
+        explicit_hash_key: Option<String>,
+        canonical_json: bool,
+        payload: JsValue,
+    ) -> JsValue {
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            engine.wait_for_limits().await;
+            let key = key_input(partition_key.as_deref(), canonical_json);
+            if engine.submit(&data, key, explicit_hash_key.as_deref(), payload).map_err(submit_error)? {
+                engine.wait_for_room().await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+        .into()
+    }
+
+    // PutRecord: resolves to `{ shardId, sequenceNumber }`, or rejects with a coded error.
+    #[wasm_bindgen(js_name = putRecord)]
+    pub fn put_record(&self, data: &[u8], options: JsValue) -> Result<Promise, JsValue> {
+        let (partition_key, explicit_hash_key) = record_options(&options)?;
+        let sequence = if options.is_object() { get(&options, "sequenceNumberForOrdering")?.as_string() } else { None };
+        let engine = self.engine.clone();
+        let data = data.to_vec();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let key = key_input(partition_key.as_deref(), false);
+            match engine.put_record(&data, key, explicit_hash_key.as_deref(), sequence.as_deref()).await {
+                Ok(out) => {
+                    let value = js_sys::Object::new();
+                    let _ = Reflect::set(&value, &"shardId".into(), &out.shard_id.into());
+                    let _ = Reflect::set(&value, &"sequenceNumber".into(), &out.sequence_number.into());
+                    Ok(value.into())
+                }
+                Err(PutRecordError::Submit(e)) => Err(submit_error(e)),
+                Err(PutRecordError::Failed(f)) => {
+                    let error = coded_error(&f.code, &f.message);
+                    let _ = Reflect::set(&error, &"attempts".into(), &f64::from(f.attempts).into());
+                    Err(error)
+                }
+            }
+        }))
     }
 
     fn room(&self, must_wait: bool) -> JsValue {

@@ -1,0 +1,443 @@
+//! Shard-aware staging, used when `aggregate`, `ordered` or `shardRateLimit` is on: records wait
+//! in one group per predicted shard (or, without a shard map, per partition key), are aggregated
+//! there, and leave in batches that respect each shard's rate and order.
+//!
+//! Without those options the dispatcher packs with `packing::Packer` alone.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::aggregate::{self, AggregateSize, Part};
+use crate::dispatcher::RecordId;
+use crate::limits::{Limits, SHARD_BYTES_PER_SECOND, SHARD_RECORDS_PER_SECOND};
+use crate::packing::{Batch, RecordSize};
+use crate::request::render_record;
+use crate::shard_map::{decimal, hash_key_of, ShardMap};
+
+/// A user record as accepted, before it is rendered (it may go into an aggregate).
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: RecordId,
+    pub data: Vec<u8>,
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+    pub hash_key: u128,
+    /// Data bytes plus key UTF-8 bytes.
+    pub size: usize,
+    /// Times placed again after its aggregate landed on an unexpected shard.
+    pub moves: u8,
+}
+
+impl UserRecord {
+    pub fn new(id: RecordId, data: &[u8], partition_key: String, explicit_hash_key: Option<&str>, size: usize) -> Self {
+        let hash_key = explicit_hash_key.and_then(|h| h.parse().ok()).unwrap_or_else(|| hash_key_of(&partition_key));
+        Self { id, data: data.to_vec(), partition_key, explicit_hash_key: explicit_hash_key.map(str::to_owned), hash_key, size, moves: 0 }
+    }
+}
+
+/// Which group a record waits in: a shard of the map (by id, stable across map refreshes), or,
+/// without a map, its own partition and explicit hash keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKey {
+    Shard(String),
+    Key(String),
+}
+
+/// What a shard-aware Kinesis record carries beyond a plain one.
+#[derive(Debug)]
+pub struct Placement {
+    pub group: GroupKey,
+    /// The hash key the record is sent with (for a raw record, its own).
+    pub hash_key: u128,
+    /// The user records of an aggregate; empty for a raw record.
+    pub inner: Vec<UserRecord>,
+}
+
+/// One Kinesis record as sent: a user record, or an aggregate of several.
+#[derive(Debug)]
+pub struct Record {
+    pub id: RecordId,
+    pub json: String,
+    /// Data bytes plus key bytes, as Kinesis counts this record.
+    pub size: usize,
+    pub partition_key: String,
+    pub attempts: u32,
+    pub placement: Option<Box<Placement>>,
+}
+
+impl RecordSize for Record {
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Record {
+    pub fn is_aggregate(&self) -> bool {
+        self.placement.as_ref().is_some_and(|p| !p.inner.is_empty())
+    }
+
+    pub fn group(&self) -> Option<&GroupKey> {
+        self.placement.as_ref().map(|p| &p.group)
+    }
+}
+
+#[derive(Default)]
+struct Group {
+    /// The aggregate being built (aggregation on).
+    open: Vec<UserRecord>,
+    open_size: AggregateSize,
+    /// Closed records, oldest first.
+    queue: VecDeque<Record>,
+    /// Records of this group in flight.
+    in_flight: u32,
+    /// A retried record at the queue's front waits until then.
+    retry_at: u64,
+    /// The second (since the epoch) counted, and what was sent in it.
+    window: (u64, usize, usize),
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.queue.is_empty() && self.in_flight == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StageConfig {
+    pub aggregate: bool,
+    pub max_aggregate_bytes: usize,
+    pub ordered: bool,
+    /// Records and bytes per shard per second, when limited.
+    pub rate: Option<(usize, usize)>,
+}
+
+impl StageConfig {
+    pub fn rate_of(fraction: f64) -> (usize, usize) {
+        let records = ((SHARD_RECORDS_PER_SECOND as f64 * fraction) as usize).max(1);
+        let bytes = ((SHARD_BYTES_PER_SECOND as f64 * fraction) as usize).max(1);
+        (records, bytes)
+    }
+}
+
+pub struct Stage {
+    config: StageConfig,
+    groups: BTreeMap<GroupKey, Group>,
+    /// Records waiting for the shard map.
+    pub unplaced: VecDeque<UserRecord>,
+    /// Send everything queued without waiting for full batches (flush, linger, back-pressure).
+    force: bool,
+    queued: usize,
+    queued_bytes: usize,
+    /// Round-robin start, so no shard starves when batches fill up.
+    cursor: Option<GroupKey>,
+}
+
+impl Stage {
+    pub fn new(config: StageConfig) -> Self {
+        Self { config, groups: BTreeMap::new(), unplaced: VecDeque::new(), force: false, queued: 0, queued_bytes: 0, cursor: None }
+    }
+
+    pub fn config(&self) -> &StageConfig {
+        &self.config
+    }
+
+    /// Puts a record in its group: in the open aggregate, or queued as it is.
+    pub fn place(&mut self, record: UserRecord, map: Option<&ShardMap>, limits: &Limits) {
+        let key = group_of(&record, map);
+        let by_shard = matches!(key, GroupKey::Shard(_));
+        let limit = self.config.max_aggregate_bytes.min(limits.record_ceiling());
+        let group = self.groups.entry(key.clone()).or_default();
+        if !self.config.aggregate {
+            push_unit(group, raw(record, key), &mut self.queued, &mut self.queued_bytes);
+            return;
+        }
+        let fits = |g: &Group, r: &UserRecord| {
+            let key_len = g.open.first().map_or(r.partition_key.len(), |f| f.partition_key.len());
+            g.open_size.data_bytes() + g.open_size.added_by(&r.partition_key, r.explicit_hash_key.as_deref(), r.data.len()) + key_len
+                <= limit
+        };
+        // Decoders read a missing explicit hash key index as 0: records with and without one
+        // never share an aggregate.
+        let mixed = group.open.first().is_some_and(|f| f.explicit_hash_key.is_some() != record.explicit_hash_key.is_some());
+        if !group.open.is_empty() && (mixed || !fits(group, &record)) {
+            close_open(group, &key, by_shard, &mut self.queued, &mut self.queued_bytes);
+        }
+        if !fits(group, &record) {
+            // Too big to share an aggregate: it goes on its own, in its group's order.
+            push_unit(group, raw(record, key), &mut self.queued, &mut self.queued_bytes);
+            return;
+        }
+        group.open_size.add(&record.partition_key, record.explicit_hash_key.as_deref(), record.data.len());
+        group.open.push(record);
+    }
+
+    /// Closes every open aggregate and sends what is queued without waiting for full batches.
+    pub fn force(&mut self) {
+        let keys: Vec<GroupKey> = self.groups.iter().filter(|(_, g)| !g.open.is_empty()).map(|(k, _)| k.clone()).collect();
+        for key in keys {
+            if let Some(group) = self.groups.get_mut(&key) {
+                let by_shard = matches!(key, GroupKey::Shard(_));
+                close_open(group, &key, by_shard, &mut self.queued, &mut self.queued_bytes);
+            }
+        }
+        self.force = true;
+    }
+
+    /// Whether a batch should go now: forced, or enough is queued for a full one.
+    fn ready(&self, limits: &Limits) -> bool {
+        self.queued > 0 && (self.force || self.queued >= limits.max_batch_size || self.queued_bytes >= limits.max_request_bytes)
+    }
+
+    /// Whether anything is open or queued (not in flight).
+    pub fn holds_records(&self) -> bool {
+        self.queued > 0 || !self.unplaced.is_empty() || self.groups.values().any(|g| !g.open.is_empty())
+    }
+
+    pub fn has_ready(&self, limits: &Limits, now_ms: u64) -> bool {
+        self.ready(limits) && self.groups.values().any(|g| self.can_send_from(g, now_ms))
+    }
+
+    fn can_send_from(&self, g: &Group, now_ms: u64) -> bool {
+        let Some(front) = g.queue.front() else { return false };
+        now_ms >= g.retry_at && !(self.config.ordered && g.in_flight > 0) && self.rate_allows(g, front.size, now_ms)
+    }
+
+    fn rate_allows(&self, g: &Group, size: usize, now_ms: u64) -> bool {
+        let Some((records, bytes)) = self.config.rate else { return true };
+        let (second, sent, sent_bytes) = g.window;
+        second != now_ms / 1000 || sent == 0 || (sent < records && sent_bytes + size <= bytes)
+    }
+
+    /// The next batch to send now, if one should go.
+    pub fn take_batch(&mut self, limits: &Limits, now_ms: u64) -> Option<Batch<Record>> {
+        if !self.ready(limits) {
+            return None;
+        }
+        let mut batch = Batch { records: Vec::new(), bytes: 0 };
+        let keys: Vec<GroupKey> = match &self.cursor {
+            Some(c) => {
+                let after = self.groups.range(c.clone()..).skip(1).map(|(k, _)| k.clone());
+                after.chain(self.groups.range(..=c.clone()).map(|(k, _)| k.clone())).collect()
+            }
+            None => self.groups.keys().cloned().collect(),
+        };
+        for key in keys {
+            if batch.records.len() >= limits.max_batch_size {
+                break;
+            }
+            let Some(group) = self.groups.get(&key) else { continue };
+            if !self.can_send_from(group, now_ms) {
+                continue;
+            }
+            let (ordered, rate) = (self.config.ordered, self.config.rate);
+            let group = self.groups.get_mut(&key).expect("present");
+            let mut keys_taken: Vec<String> = Vec::new();
+            let mut took_aggregate = false;
+            while let Some(front) = group.queue.front() {
+                if batch.records.len() >= limits.max_batch_size || batch.bytes + front.size > limits.max_request_bytes {
+                    break;
+                }
+                if let Some((records, bytes)) = rate {
+                    let second = now_ms / 1000;
+                    if group.window.0 != second {
+                        group.window = (second, 0, 0);
+                    }
+                    let (_, sent, sent_bytes) = group.window;
+                    if sent > 0 && (sent >= records || sent_bytes + front.size > bytes) {
+                        break;
+                    }
+                }
+                // Ordered: the service may store one request's records in any order, so a
+                // request carries at most one aggregate per shard, or raw records of distinct keys.
+                if ordered
+                    && (took_aggregate || (front.is_aggregate() && !keys_taken.is_empty()) || keys_taken.contains(&front.partition_key))
+                {
+                    break;
+                }
+                let record = group.queue.pop_front().expect("front");
+                took_aggregate |= record.is_aggregate();
+                if ordered && !record.is_aggregate() {
+                    keys_taken.push(record.partition_key.clone());
+                }
+                group.window.1 += 1;
+                group.window.2 += record.size;
+                group.in_flight += 1;
+                self.queued -= 1;
+                self.queued_bytes -= record.size;
+                batch.bytes += record.size;
+                batch.records.push(record);
+            }
+            self.cursor = Some(key);
+        }
+        if self.queued == 0 && self.unplaced.is_empty() && self.groups.values().all(|g| g.open.is_empty()) {
+            self.force = false;
+        }
+        (!batch.records.is_empty()).then_some(batch)
+    }
+
+    /// When a group that has something to send may send it, if waiting on time.
+    pub fn next_due(&self, limits: &Limits, now_ms: u64) -> Option<u64> {
+        if !self.ready(limits) {
+            return None;
+        }
+        self.groups
+            .values()
+            .filter(|g| !(g.queue.is_empty() || (self.config.ordered && g.in_flight > 0)))
+            .map(|g| {
+                let mut at = g.retry_at;
+                if let Some(front) = g.queue.front() {
+                    if !self.rate_allows(g, front.size, now_ms.max(at)) {
+                        at = at.max((now_ms / 1000 + 1) * 1000);
+                    }
+                }
+                at
+            })
+            .min()
+    }
+
+    /// A record of `group` ended (acknowledged, failed or taken back for placing again).
+    pub fn ended(&mut self, group: &GroupKey) {
+        if let Some(g) = self.groups.get_mut(group) {
+            g.in_flight = g.in_flight.saturating_sub(1);
+            if g.is_empty() && matches!(group, GroupKey::Key(_)) {
+                self.groups.remove(group);
+            }
+        }
+    }
+
+    /// Puts records back at the front of their groups, in their order, to go again after `at`.
+    pub fn requeue(&mut self, records: Vec<Record>, at: u64) {
+        for record in records.into_iter().rev() {
+            let Some(key) = record.group().cloned() else { continue };
+            let group = self.groups.entry(key).or_default();
+            group.in_flight = group.in_flight.saturating_sub(1);
+            group.retry_at = group.retry_at.max(at);
+            self.queued += 1;
+            self.queued_bytes += record.size;
+            group.queue.push_front(record);
+        }
+    }
+
+    /// Takes every record not in flight out of the stage: closed records (oldest group first)
+    /// and user records still open or unplaced.
+    pub fn drain(&mut self) -> (Vec<Record>, Vec<UserRecord>) {
+        let mut records = Vec::new();
+        let mut users = Vec::new();
+        for group in self.groups.values_mut() {
+            records.extend(group.queue.drain(..));
+            users.append(&mut group.open);
+            group.open_size = AggregateSize::default();
+        }
+        users.extend(self.unplaced.drain(..));
+        self.groups.retain(|_, g| g.in_flight > 0);
+        self.queued = 0;
+        self.queued_bytes = 0;
+        self.force = false;
+        (records, users)
+    }
+
+    /// After the shard map changed: every record not in flight is placed again under `map`
+    /// (aggregates are opened up), in its order.
+    pub fn regroup(&mut self, map: Option<&ShardMap>, limits: &Limits) {
+        let force = self.force;
+        let mut again: Vec<UserRecord> = Vec::new();
+        let mut raws: Vec<Record> = Vec::new();
+        for group in self.groups.values_mut() {
+            for record in group.queue.drain(..) {
+                match record.placement {
+                    Some(p) if !p.inner.is_empty() => again.extend(p.inner),
+                    _ => raws.push(record),
+                }
+            }
+            again.append(&mut group.open);
+            group.open_size = AggregateSize::default();
+        }
+        self.groups.retain(|_, g| g.in_flight > 0);
+        self.queued = 0;
+        self.queued_bytes = 0;
+        for mut record in raws {
+            if let Some(p) = record.placement.as_mut() {
+                p.group = group_of_hash(p.hash_key, &record.partition_key, None, map);
+                let group = self.groups.entry(p.group.clone()).or_default();
+                push_unit(group, record, &mut self.queued, &mut self.queued_bytes);
+            }
+        }
+        again.extend(self.unplaced.drain(..));
+        crate::insertion_sort_by(&mut again, |a, b| a.id < b.id);
+        for record in again {
+            self.place(record, map, limits);
+        }
+        if force {
+            self.force();
+        }
+    }
+
+    /// Opens a sent aggregate up again, to be placed anew (its shard was not the one predicted).
+    pub fn unplace(&mut self, inner: Vec<UserRecord>) {
+        self.unplaced.extend(inner);
+        // Sent once already: they go as soon as they are placed again.
+        self.force = true;
+    }
+}
+
+fn group_of(record: &UserRecord, map: Option<&ShardMap>) -> GroupKey {
+    group_of_hash(record.hash_key, &record.partition_key, record.explicit_hash_key.as_deref(), map)
+}
+
+fn group_of_hash(hash_key: u128, partition_key: &str, explicit_hash_key: Option<&str>, map: Option<&ShardMap>) -> GroupKey {
+    match map.and_then(|m| m.index_of(hash_key).and_then(|i| m.shard_id(i))) {
+        Some(shard) => GroupKey::Shard(shard.to_owned()),
+        // Without a map only records with the same keys share an aggregate: always on one shard.
+        None => GroupKey::Key(format!("{partition_key}\u{0}{}", explicit_hash_key.unwrap_or(""))),
+    }
+}
+
+fn raw(user: UserRecord, group: GroupKey) -> Record {
+    let rendered = render_record(&user.data, &user.partition_key, user.explicit_hash_key.as_deref());
+    Record {
+        id: user.id,
+        json: rendered.json,
+        size: rendered.size,
+        partition_key: user.partition_key,
+        attempts: 0,
+        placement: Some(Box::new(Placement { group, hash_key: user.hash_key, inner: Vec::new() })),
+    }
+}
+
+fn push_unit(group: &mut Group, record: Record, queued: &mut usize, queued_bytes: &mut usize) {
+    *queued += 1;
+    *queued_bytes += record.size;
+    group.queue.push_back(record);
+}
+
+/// Closes a group's open aggregate: one record goes raw, more go as one aggregated record whose
+/// keys send it to the shard its records were predicted for.
+fn close_open(group: &mut Group, key: &GroupKey, by_shard: bool, queued: &mut usize, queued_bytes: &mut usize) {
+    let inner = std::mem::take(&mut group.open);
+    group.open_size = AggregateSize::default();
+    let record = match inner.len() {
+        0 => return,
+        1 => raw(inner.into_iter().next().expect("one"), key.clone()),
+        _ => {
+            let data = aggregate::encode(inner.iter().map(|r| Part {
+                partition_key: &r.partition_key,
+                explicit_hash_key: r.explicit_hash_key.as_deref(),
+                data: &r.data,
+            }));
+            let first = &inner[0];
+            let partition_key = first.partition_key.clone();
+            // By shard: the first record's hash key, inside the predicted shard's range. By key:
+            // the records' own explicit hash key, the same for all of them.
+            let explicit_hash_key = if by_shard { Some(decimal(first.hash_key)) } else { first.explicit_hash_key.clone() };
+            let rendered = render_record(&data, &partition_key, explicit_hash_key.as_deref());
+            Record {
+                id: first.id,
+                json: rendered.json,
+                size: rendered.size,
+                partition_key,
+                attempts: 0,
+                placement: Some(Box::new(Placement { group: key.clone(), hash_key: first.hash_key, inner })),
+            }
+        }
+    };
+    push_unit(group, record, queued, queued_bytes);
+}
