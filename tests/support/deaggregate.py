@@ -61,7 +61,7 @@ def main():
                 item["sequenceNumber"] = k["sequenceNumber"]
             if "subSequenceNumber" in k:
                 item["subSequenceNumber"] = k["subSequenceNumber"]
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+            out.write(json.dumps(item) + "\n")  # ASCII-only JSON: any key round-trips exactly
     out.flush()
     return 0
 
