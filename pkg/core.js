@@ -66,6 +66,9 @@ function iterable(payloads) {
 
 const encoder = new TextEncoder();
 const SETTLED = Promise.resolve();
+const rethrowCoded = (error) => {
+  throw fromCore(error);
+};
 
 // payload → its data: bytes, or text sent as UTF-8 (a string, or the payload's JSON).
 function payloadData(payload) {
@@ -124,13 +127,12 @@ export class KinesisBatchDispatcher {
   }
 
   submitPayload(payload, options) {
-    // Not `async`: most calls need no wait, and a shared settled promise spares a promise and a
-    // suspended frame per record.
+    // Not `async`: a shared settled promise spares a promise and a frame per record.
     try {
-      return this.#submit(payload, options) ?? SETTLED;
+      // A promise when it must wait (for room, or the stream's limits: then it may reject).
+      return this.#submit(payload, options)?.catch(rethrowCoded) ?? SETTLED;
     } catch (error) {
-      // The rejection is also marked handled: a caller who forgets to `await` (the boto3 habit)
-      // gets no unhandled rejection that could take the process down.
+      // Marked handled: a forgotten `await` must not become an unhandled rejection.
       const refused = Promise.reject(fromCore(error));
       refused.catch(() => {});
       return refused;
@@ -142,8 +144,7 @@ export class KinesisBatchDispatcher {
   #submit(payload, options) {
     const data = payloadData(payload);
     if (typeof data !== 'string') return this.#engine.submit(data, options, payload);
-    // JSON.stringify's output is well-formed canonical JSON (unique member names); a string
-    // payload is checked, and its JSON (if any) read in full.
+    // JSON.stringify's output is well-formed canonical JSON; a string payload is checked.
     const given = data === payload;
     const length = this.#writeScratch(data);
     return this.#engine.submitScratch(length, !given || data.isWellFormed(), !given, options, payload);
@@ -181,6 +182,11 @@ export class KinesisBatchDispatcher {
       index++;
     }
     return { accepted: index - rejected.length, rejected };
+  }
+
+  putRecord(payload, options) {
+    const send = (data) => this.#engine.putRecord(typeof data === 'string' ? encoder.encode(data) : data, options);
+    return SETTLED.then(() => send(payloadData(payload))).catch(rethrowCoded);
   }
 
   async flushPayloads(options) {

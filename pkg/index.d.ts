@@ -54,6 +54,8 @@ export interface Progress {
   requests: number;
   /** Bytes buffered or in flight. */
   bufferedBytes: number;
+  /** Set once when a shard-aware feature falls back (ListShards or DescribeStreamSummary failed). */
+  notice?: string;
 }
 
 /** Limits shared by the dispatcher and planBatches. */
@@ -103,6 +105,22 @@ export interface KinesisBatchOptions extends BatchLimits {
   maxBufferedTimeMs?: number;
   /** Abort a PutRecords request with no answer after this many ms (then it is retried). */
   requestTimeoutMs?: number;
+  /**
+   * KPL-format aggregation: records predicted for the same shard (from ListShards) share one
+   * Kinesis record; consumers deaggregate them (the KCL, aws-kinesis-agg). Default false.
+   */
+  aggregate?: boolean;
+  /** Largest aggregated record, data + key bytes (default 51200: two 25 KB PUT payload units). */
+  maxAggregateBytes?: number;
+  /** Store each partition key's records in submit order (one request in flight per shard). */
+  ordered?: boolean;
+  /** A fraction in (0, 1] of each shard's 1,000 records/s and 1 MiB/s: N producers set 1/N. */
+  shardRateLimit?: number;
+  /**
+   * Read the stream's MaxRecordSize (DescribeStreamSummary) before the first record; on by
+   * default with aggregate, ordered or shardRateLimit.
+   */
+  discoverLimits?: boolean;
   /** Called as requests settle. A throwing or rejecting callback does not break delivery. */
   onProgress?: (progress: Progress) => void | Promise<void>;
   /**
@@ -231,6 +249,14 @@ export class KinesisBatchDispatcher<P extends Payload = Payload> {
   submitPayloads(payloads: Iterable<P>): Promise<{ accepted: number; rejected: { index: number; error: KinesisBatchError }[] }>;
   /** Sends everything accepted before the call and waits for each of those records to end. */
   flushPayloads(options?: FlushOptions): Promise<FlushReport<P>>;
+  /**
+   * Sends one record with PutRecord, under maxInFlight and the same retries; not in flush
+   * reports. Rejects with a KinesisBatchError (code, message, attempts) if it is not stored.
+   */
+  putRecord(
+    payload: P,
+    options?: SubmitOptions & { sequenceNumberForOrdering?: string },
+  ): Promise<{ shardId: string; sequenceNumber: string }>;
   /** Flushes, then rejects every later submit with 'Closed'. */
   close(): Promise<FlushReport<P>>;
   /** `await using kn = new KinesisBatchDispatcher(...)`: closes it. */

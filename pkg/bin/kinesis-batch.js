@@ -47,6 +47,9 @@ put options:
   --retry-base-delay-ms N   the first retry's delay bound, in ms
   --retry-max-delay-ms N    the largest retry delay bound, in ms
   --request-timeout-ms N    deadline of each attempt, in ms; an attempt past it is retried
+  --aggregate               pack records bound for one shard into KPL-format aggregated
+                            records (consumers deaggregate them: the KCL, aws-kinesis-agg)
+  --ordered                 store each partition key's records in the order of the lines
   Without these options, the library's defaults apply (maxInFlight, maxAttempts,
   retryBaseDelayMs, retryMaxDelayMs, requestTimeoutMs).
   -q, --quiet               no progress line on stderr
@@ -93,6 +96,8 @@ const PUT_OPTIONS = {
   'retry-base-delay-ms': { type: 'string' },
   'retry-max-delay-ms': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
+  aggregate: { type: 'boolean' },
+  ordered: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 };
 
@@ -380,6 +385,8 @@ async function put(values, positionals) {
     retryBaseDelayMs: wholeNumber(values, 'retry-base-delay-ms'),
     retryMaxDelayMs: wholeNumber(values, 'retry-max-delay-ms'),
     requestTimeoutMs: wholeNumber(values, 'request-timeout-ms'),
+    aggregate: values.aggregate,
+    ordered: values.ordered,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   const abort = new AbortController();

@@ -1,0 +1,176 @@
+// Shard-aware producing end to end (issue 13): KPL aggregation read back from kinesis-local and
+// decoded by two independent decoders (npm and PyPI aws-kinesis-agg); the per-shard rate limiter
+// against a server that enforces per-shard limits per second; PutRecord; the stream's own record
+// limit; the fallbacks when ListShards and DescribeStreamSummary are denied.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startKinesisLocal, readAllRecords } from '../support/servers.mjs';
+import { startShardLimitServer } from '../support/shard-limit-server.mjs';
+import { deaggregateNpm, deaggregatePython } from '../support/deaggregate.mjs';
+import { KinesisBatchDispatcher, KinesisBatchError } from '../../pkg/node.js';
+import { LOCAL_CREDENTIALS } from './helpers.mjs';
+
+const NO_TIMEOUT = 600000;
+
+/** `{"i":N,...}` of about `bytes` bytes, with a key of its own among `keys`. */
+function event(i, keys, bytes = 250) {
+  const head = { i, key: `customer-${i % keys}`, city: 'Zürich' };
+  return { ...head, pad: 'x'.repeat(Math.max(0, bytes - JSON.stringify(head).length - 10)) };
+}
+
+describe('shard-aware producing against kinesis-local', () => {
+  let kl;
+  before(async () => {
+    kl = await startKinesisLocal({ streams: { agg: 4, single: 2 }, env: { CREATE_STREAM_DURATION: '0ms' } });
+  });
+  after(async () => {
+    await kl?.stop();
+  });
+
+  test('aggregate: every record comes back through both decoders with its key, on its shard', {
+    timeout: NO_TIMEOUT,
+  }, async () => {
+    const N = 3000;
+    const notices = [];
+    const kn = new KinesisBatchDispatcher('agg', {
+      region: 'us-east-1',
+      endpoint: kl.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      partitionKeyIdentifier: 'key',
+      aggregate: true,
+      requestTimeoutMs: NO_TIMEOUT,
+      onProgress: (p) => p.notice && notices.push(p.notice),
+    });
+    for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 100));
+    const report = await kn.flushPayloads();
+    assert.equal(report.sent, N);
+    assert.equal(report.failedCount, 0);
+    assert.deepEqual(notices, [], 'ListShards and DescribeStreamSummary answered');
+    const stored = await readAllRecords({ endpoint: kl.endpoint, stream: 'agg', credentials: LOCAL_CREDENTIALS });
+    assert.ok(stored.length <= N / 50, `${stored.length} Kinesis records for ${N} user records`);
+    for (const decode of [deaggregateNpm, deaggregatePython]) {
+      const users = await decode(stored);
+      const seen = new Map();
+      for (const u of users) {
+        const value = JSON.parse(u.data.toString('utf8'));
+        assert.equal(u.partitionKey, value.key, 'each record keeps its own partition key');
+        seen.set(value.i, (seen.get(value.i) ?? 0) + 1);
+      }
+      assert.equal(seen.size, N, `${decode.name}: every record`);
+      assert.ok(
+        [...seen.values()].every((n) => n === 1),
+        `${decode.name}: no duplicates without faults`,
+      );
+    }
+  });
+
+  test('putRecord returns where the record landed; the report does not count it', async () => {
+    const kn = new KinesisBatchDispatcher('single', {
+      region: 'us-east-1',
+      endpoint: kl.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const first = await kn.putRecord({ hello: 1 }, { partitionKey: 'a' });
+    const second = await kn.putRecord('two', { partitionKey: 'a', sequenceNumberForOrdering: first.sequenceNumber });
+    assert.match(first.shardId, /^shardId-/);
+    assert.equal(second.shardId, first.shardId);
+    assert.ok(BigInt(second.sequenceNumber) > BigInt(first.sequenceNumber));
+    await assert.rejects(
+      kn.putRecord('x', { partitionKey: '' }),
+      (e) => e instanceof KinesisBatchError && e.code === 'InvalidPartitionKey',
+    );
+    const report = await kn.flushPayloads();
+    assert.equal(report.sent, 0);
+    assert.equal(report.requests, 0);
+  });
+});
+
+async function throttles(shardRateLimit, keys) {
+  const server = await startShardLimitServer({ shards: 2, stream: 'limited' });
+  try {
+    const kn = new KinesisBatchDispatcher('limited', {
+      region: 'us-east-1',
+      endpoint: server.url,
+      credentials: LOCAL_CREDENTIALS,
+      partitionKeyIdentifier: 'key',
+      maxInFlight: 8,
+      maxAttempts: 100,
+      retryBaseDelayMs: 50,
+      ...(shardRateLimit ? { shardRateLimit } : {}),
+    });
+    const started = performance.now();
+    for (let i = 0; i < 5000; i++) await kn.submitPayload(event(i, keys, 100));
+    const report = await kn.flushPayloads();
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(report.sent, 5000);
+    return { throttled: server.stats().throttled, perSecond: 5000 / seconds };
+  } finally {
+    await server.close();
+  }
+}
+
+describe('the per-shard rate limiter against a server enforcing per-shard limits per second', () => {
+  for (const keys of [1000, 1]) {
+    test(`${keys === 1 ? 'a hot key' : `${keys} keys`}: at least 90% fewer throttles at equal or better records/s`, {
+      timeout: NO_TIMEOUT,
+    }, async () => {
+      const without = await throttles(undefined, keys);
+      const limited = await throttles(1, keys);
+      console.log(
+        `# ${keys} keys: throttled ${without.throttled} → ${limited.throttled}, records/s ${without.perSecond.toFixed(0)} → ${limited.perSecond.toFixed(0)}`,
+      );
+      assert.ok(without.throttled > 0, 'the server throttles an unlimited producer');
+      assert.ok(limited.throttled * 10 <= without.throttled, `${limited.throttled} vs ${without.throttled}`);
+      assert.ok(limited.perSecond >= without.perSecond * 0.9, `${limited.perSecond} vs ${without.perSecond} records/s`);
+    });
+  }
+});
+
+describe("the stream's own limits and the fallbacks", () => {
+  test("discoverLimits: a record over the stream's MaxRecordSize is refused at submit, naming it", async () => {
+    const server = await startShardLimitServer({ shards: 1, stream: 'small', maxRecordSizeKiB: 1 });
+    try {
+      const kn = new KinesisBatchDispatcher('small', {
+        region: 'us-east-1',
+        endpoint: server.url,
+        credentials: LOCAL_CREDENTIALS,
+        discoverLimits: true,
+      });
+      await assert.rejects(kn.submitPayload(new Uint8Array(1100), { partitionKey: 'k' }), (e) => {
+        assert.equal(e.code, 'RecordTooLarge');
+        assert.match(e.message, /MaxRecordSize is 1024/);
+        return true;
+      });
+      await kn.submitPayload(new Uint8Array(1000), { partitionKey: 'k' });
+      assert.equal((await kn.flushPayloads()).sent, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('denied ListShards and DescribeStreamSummary: records still go, grouped by key, said once', async () => {
+    const server = await startShardLimitServer({ shards: 2, stream: 'denied', denyControlPlane: true });
+    try {
+      const notices = [];
+      const kn = new KinesisBatchDispatcher('denied', {
+        region: 'us-east-1',
+        endpoint: server.url,
+        credentials: LOCAL_CREDENTIALS,
+        partitionKeyIdentifier: 'key',
+        aggregate: true,
+        onProgress: (p) => p.notice && notices.push(p.notice),
+      });
+      for (let i = 0; i < 500; i++) await kn.submitPayload(event(i, 5, 100));
+      const report = await kn.flushPayloads();
+      assert.equal(report.sent, 500);
+      assert.equal(notices.filter((n) => n.includes('ListShards')).length, 1, notices.join('\n'));
+      const records = server.records();
+      const users = await deaggregateNpm(records.map((r) => ({ ...r, data: r.data })));
+      assert.equal(users.length, 500);
+      assert.ok(records.length <= 10, `${records.length} Kinesis records: one aggregate per key`);
+    } finally {
+      await server.close();
+    }
+  });
+});
