@@ -7,7 +7,9 @@
 // the whole stream while the other requests go on. Then it is let through and the flush ends.
 // --pkg: another build's pkg/ folder (the "before" build); default the repo's pkg/.
 // Prints JSON: the RSS once everything is loaded and warm (baseline), the RSS sampled at every
-// request and at each 10% of the stream, and the process's peak RSS (getrusage maxrss).
+// request and at each 10% of the stream, and the process's peak RSS (getrusage maxrss). The
+// baseline and each checkpoint also break memory down: V8 heap, external memory (wasm memory and
+// ArrayBuffers, which live outside the V8 heap) and ArrayBuffers alone.
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +38,17 @@ const { KinesisBatchDispatcher } = await import(new URL('node.js', pkg).href);
 const { wasmMemory } = await import(new URL('wasm/kinesis_batch.js', pkg).href);
 const sink = await startSink();
 const rss = () => process.memoryUsage.rss();
+const breakdown = () => {
+  const m = process.memoryUsage();
+  return {
+    rssMB: m.rss / 2 ** 20,
+    heapUsedMB: m.heapUsed / 2 ** 20,
+    heapTotalMB: m.heapTotal / 2 ** 20,
+    externalMB: m.external / 2 ** 20,
+    arrayBuffersMB: m.arrayBuffers / 2 ** 20,
+    wasmMB: wasmMemory().buffer.byteLength / 2 ** 20,
+  };
+};
 let peakSampled = 0;
 const sample = () => {
   const r = rss();
@@ -86,6 +99,7 @@ try {
   globalThis.gc?.();
   globalThis.gc?.();
   const baseline = rss();
+  const baselineBreakdown = breakdown();
   peakSampled = baseline;
   await sink.reset();
 
@@ -111,14 +125,10 @@ try {
     lastAcceptedAt = performance.now();
     if ((i + 1) % (records / 10) === 0) {
       sample();
-      const m = process.memoryUsage();
       const p = kn.progress;
       checkpoints.push({
         records: i + 1,
-        rssMB: m.rss / 2 ** 20,
-        heapUsedMB: m.heapUsed / 2 ** 20,
-        heapTotalMB: m.heapTotal / 2 ** 20,
-        wasmMB: wasmMemory().buffer.byteLength / 2 ** 20,
+        ...breakdown(),
         bufferedBytes: p.bufferedBytes,
         sent: p.sent,
         inFlight: p.inFlight,
@@ -146,6 +156,7 @@ try {
       pkg: values.pkg ?? 'pkg',
       seconds,
       baselineMB: baseline / 2 ** 20,
+      baselineBreakdown,
       peakSampledMB: peakSampled / 2 ** 20,
       peakSubmittedMB,
       maxRssMB: process.resourceUsage().maxRSS / 1024,
