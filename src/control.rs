@@ -1,14 +1,13 @@
 //! The control-plane calls the shard-aware features make (ListShards, DescribeStreamSummary),
 //! and PutRecord: request bodies and answers.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::json::{reject, Text};
+use crate::json::Text;
 use crate::request::StreamId;
-use crate::response::{List, NullableText, Object};
 use crate::shard_map::ShardMap;
 
 pub const LIST_SHARDS: &str = "Kinesis_20131202.ListShards";
@@ -37,63 +36,187 @@ pub fn describe_stream_summary_body(stream: &StreamId) -> Vec<u8> {
     format!("{}}}", stream_field(stream)).into_bytes()
 }
 
-// Read through the types of `response` and `json`, which never format a rejected value (a
-// derived `Option` or number would link float formatting into the wasm).
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListShardsOutput<'a> {
-    #[serde(default)]
-    shards: List<Object<Shard<'a>>>,
-    #[serde(borrow, default)]
-    next_token: NullableText<'a>,
+// The three answers are read with one serde_json visitor that lists a document's tokens, then a
+// short walk over them: a derived type per answer cost about 20 KB of wasm.
+
+/// One token of a JSON document, in order.
+#[derive(Debug)]
+enum Token<'a> {
+    /// An object begins.
+    Open,
+    /// An array begins.
+    OpenArray,
+    Close,
+    Name(Cow<'a, str>),
+    Text(Cow<'a, str>),
+    /// A number, as its digits.
+    Number(Cow<'a, str>),
+    Other,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Shard<'a> {
-    #[serde(borrow)]
-    shard_id: Text<'a>,
-    #[serde(borrow)]
-    hash_key_range: Object<HashKeyRange<'a>>,
-    #[serde(borrow, default)]
-    sequence_number_range: Object<SequenceNumberRange<'a>>,
+/// Appends the tokens of one JSON value.
+struct Tokens<'a, 'b>(&'b mut Vec<Token<'a>>);
+
+/// The map key serde_json's `arbitrary_precision` gives a number as.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for Tokens<'a, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct HashKeyRange<'a> {
-    #[serde(borrow)]
-    starting_hash_key: Text<'a>,
-    #[serde(borrow)]
-    ending_hash_key: Text<'a>,
+impl<'de: 'a, 'a> Visitor<'de> for Tokens<'a, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.0.push(Token::Text(Cow::Borrowed(v)));
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(Token::Text(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.push(Token::Number(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        self.0.push(Token::Other);
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        self.0.push(Token::Other);
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        self.0.push(Token::Other);
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push(Token::Other);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push(Token::OpenArray);
+        while seq.next_element_seed(Tokens(self.0))?.is_some() {}
+        self.0.push(Token::Close);
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut first = true;
+        while let Some(Text(name)) = map.next_key::<Text>()? {
+            if first && name == NUMBER_TOKEN {
+                let Text(digits) = map.next_value::<Text>()?;
+                self.0.push(Token::Number(digits));
+                return Ok(());
+            }
+            if first {
+                self.0.push(Token::Open);
+                first = false;
+            }
+            self.0.push(Token::Name(name));
+            map.next_value_seed(Tokens(self.0))?;
+        }
+        if first {
+            self.0.push(Token::Open);
+        }
+        self.0.push(Token::Close);
+        Ok(())
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct SequenceNumberRange<'a> {
-    #[serde(borrow, default)]
-    ending_sequence_number: NullableText<'a>,
+/// The tokens of an answer that is a JSON object.
+fn tokens(body: &[u8]) -> Option<Vec<Token<'_>>> {
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Tokens(&mut out).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    matches!(out.first(), Some(Token::Open)).then_some(out)
+}
+
+/// Calls `on_value(depth, name, value)` for each named scalar value (objects nest one deeper).
+fn walk<'a>(tokens: &'a [Token<'a>], mut on_value: impl FnMut(usize, &'a str, &'a Token<'a>)) {
+    let mut depth = 0;
+    let mut name: Option<&str> = None;
+    for token in tokens {
+        match token {
+            Token::Open | Token::OpenArray => {
+                depth += 1;
+                name = None;
+            }
+            Token::Close => depth -= 1,
+            Token::Name(n) => name = Some(n),
+            value => {
+                if let Some(n) = name.take() {
+                    on_value(depth, n, value);
+                }
+            }
+        }
+    }
 }
 
 /// One page of a ListShards answer: the open shards' ranges and the next page's token.
 pub type ShardPage = (Vec<(u128, u128, String)>, Option<String>);
 
+#[derive(Default)]
+struct ShardFields<'a> {
+    id: Option<&'a str>,
+    start: Option<&'a str>,
+    end: Option<&'a str>,
+    closed: bool,
+}
+
 /// Reads one ListShards page. Closed shards (with an ending sequence number) are left out.
 pub fn parse_list_shards(body: &[u8]) -> Result<ShardPage, String> {
-    let Object(out) = serde_json::from_slice::<Object<ListShardsOutput>>(body).map_err(|_| "unreadable ListShards answer".to_owned())?;
-    let mut ranges = Vec::new();
-    for Object(shard) in out.shards.0 {
-        if shard.sequence_number_range.0.ending_sequence_number.0.is_some() {
-            continue;
+    let unreadable = || "unreadable ListShards answer".to_owned();
+    let tokens = tokens(body).ok_or_else(unreadable)?;
+    // `{"Shards":[{"ShardId":…,"HashKeyRange":{…},"SequenceNumberRange":{…}},…],"NextToken":…}`:
+    // a shard's fields are at depth 3 and 4; it starts at each `ShardId`'s object.
+    let mut shards: Vec<ShardFields> = Vec::new();
+    let mut next_token = None;
+    let mut depth = 0;
+    let mut in_shards = false;
+    let mut name: Option<&str> = None;
+    for token in &tokens {
+        match token {
+            Token::Open | Token::OpenArray => {
+                depth += 1;
+                if depth == 2 && name == Some("Shards") {
+                    in_shards = true;
+                } else if depth == 3 && in_shards {
+                    shards.push(ShardFields::default());
+                }
+                name = None;
+            }
+            Token::Close => {
+                if depth == 2 {
+                    in_shards = false;
+                }
+                depth -= 1;
+            }
+            Token::Name(n) => name = Some(n),
+            Token::Text(v) => match (depth, name.take(), shards.last_mut()) {
+                (1, Some("NextToken"), _) => next_token = Some(v.to_string()).filter(|t| !t.is_empty()),
+                (3.., Some("ShardId"), Some(s)) if in_shards => s.id = Some(v),
+                (3.., Some("StartingHashKey"), Some(s)) if in_shards => s.start = Some(v),
+                (3.., Some("EndingHashKey"), Some(s)) if in_shards => s.end = Some(v),
+                (3.., Some("EndingSequenceNumber"), Some(s)) if in_shards => s.closed = true,
+                _ => {}
+            },
+            Token::Number(_) | Token::Other => name = None,
         }
-        let id = shard.shard_id.0.into_owned();
-        let parse = |s: &str| s.parse::<u128>().map_err(|_| format!("shard {id} has a bad hash key"));
-        let Object(range) = shard.hash_key_range;
-        let start = parse(&range.starting_hash_key.0)?;
-        let end = parse(&range.ending_hash_key.0)?;
-        ranges.push((start, end, id));
     }
-    Ok((ranges, out.next_token.non_empty()))
+    let mut ranges = Vec::new();
+    for shard in shards.into_iter().filter(|s| !s.closed) {
+        let (Some(id), Some(start), Some(end)) = (shard.id, shard.start, shard.end) else { return Err(unreadable()) };
+        let parse = |s: &str| s.parse::<u128>().map_err(|_| format!("shard {id} has a bad hash key"));
+        ranges.push((parse(start)?, parse(end)?, id.to_owned()));
+    }
+    Ok((ranges, next_token))
 }
 
 /// Builds the map from every page's open shards.
@@ -104,65 +227,15 @@ pub fn shard_map_of(ranges: Vec<(u128, u128, String)>) -> Result<ShardMap, Strin
     ShardMap::from_ranges(ranges)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DescribeStreamSummaryOutput {
-    stream_description_summary: Object<StreamDescriptionSummary>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StreamDescriptionSummary {
-    #[serde(default)]
-    max_record_size_in_ki_b: Digits,
-}
-
-/// A whole number, as its digits (serde_json's `arbitrary_precision` hands them over as a map
-/// entry); anything else reads as none.
-#[derive(Default)]
-struct Digits(Option<usize>);
-
-impl<'de> Deserialize<'de> for Digits {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Digits;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a whole number")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Digits, E> {
-                Ok(Digits(usize::try_from(v).ok()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Digits, A::Error> {
-                let mut digits = None;
-                while let Some((_, Text(v))) = map.next_entry::<IgnoredAny, Text>()? {
-                    digits = v.parse().ok();
-                }
-                Ok(Digits(digits))
-            }
-            reject!(str seq);
-            fn visit_unit<E>(self) -> Result<Digits, E> {
-                Ok(Digits(None))
-            }
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Digits, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Digits, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Digits, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
 /// The stream's record size limit in bytes, if the answer gives one.
 pub fn parse_max_record_bytes(body: &[u8]) -> Result<Option<usize>, String> {
-    let Object(out) = serde_json::from_slice::<Object<DescribeStreamSummaryOutput>>(body)
-        .map_err(|_| "unreadable DescribeStreamSummary answer".to_owned())?;
-    let kib = out.stream_description_summary.0.max_record_size_in_ki_b.0;
+    let tokens = tokens(body).ok_or_else(|| "unreadable DescribeStreamSummary answer".to_owned())?;
+    let mut kib = None;
+    walk(&tokens, |depth, name, value| {
+        if let (2, "MaxRecordSizeInKiB", Token::Number(digits)) = (depth, name, value) {
+            kib = digits.parse::<usize>().ok();
+        }
+    });
     Ok(kib.filter(|k| *k > 0).map(|k| k.saturating_mul(1024)))
 }
 
@@ -173,18 +246,15 @@ pub struct PutRecordOutput {
     pub sequence_number: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutRecordAnswer<'a> {
-    #[serde(borrow, default)]
-    shard_id: NullableText<'a>,
-    #[serde(borrow, default)]
-    sequence_number: NullableText<'a>,
-}
-
 pub fn parse_put_record(body: &[u8]) -> Option<PutRecordOutput> {
-    let Object(out) = serde_json::from_slice::<Object<PutRecordAnswer>>(body).ok()?;
-    Some(PutRecordOutput { shard_id: out.shard_id.non_empty().unwrap_or_default(), sequence_number: out.sequence_number.non_empty()? })
+    let tokens = tokens(body)?;
+    let (mut shard_id, mut sequence_number) = (String::new(), String::new());
+    walk(&tokens, |depth, name, value| match (depth, name, value) {
+        (1, "ShardId", Token::Text(v)) => shard_id = v.to_string(),
+        (1, "SequenceNumber", Token::Text(v)) => sequence_number = v.to_string(),
+        _ => {}
+    });
+    (!sequence_number.is_empty()).then_some(PutRecordOutput { shard_id, sequence_number })
 }
 
 #[cfg(test)]
@@ -203,6 +273,12 @@ mod tests {
         assert_eq!(ranges, [(0, 49, "shardId-000000000001".to_owned())]);
         assert_eq!(token.as_deref(), Some("t1"));
         assert!(parse_list_shards(b"{}").unwrap().0.is_empty());
+        assert!(parse_list_shards(b"[]").is_err());
+        assert!(parse_list_shards(br#"{"Shards":[{"ShardId":"x"}]}"#).is_err(), "a shard without its range");
+        // Escapes, nesting and odd extra fields are read as JSON.
+        let odd = br#"{"Extra":{"Shards":[{"ShardId":"no"}]},"Shards":[{"ShardId":"s\u0031","Tags":[1,2.5,null,true],
+            "HashKeyRange":{"StartingHashKey":"1","EndingHashKey":"340282366920938463463374607431768211455"}}],"NextToken":""}"#;
+        assert_eq!(parse_list_shards(odd).unwrap(), (vec![(1, u128::MAX, "s1".to_owned())], None));
         assert!(parse_list_shards(br#"{"Shards":[{"ShardId":"x","HashKeyRange":{"StartingHashKey":"-1","EndingHashKey":"2"}}]}"#).is_err());
         let name = StreamId::parse("s").unwrap();
         assert_eq!(list_shards_body(&name, None), br#"{"StreamName":"s"}"#);
@@ -215,6 +291,11 @@ mod tests {
         assert_eq!(parse_max_record_bytes(body).unwrap(), Some(2 * 1024 * 1024));
         assert_eq!(parse_max_record_bytes(br#"{"StreamDescriptionSummary":{"StreamName":"s"}}"#).unwrap(), None);
         assert!(parse_max_record_bytes(b"[]").is_err());
+        assert_eq!(
+            parse_max_record_bytes(br#"{"MaxRecordSizeInKiB":5,"StreamDescriptionSummary":{}}"#).unwrap(),
+            None,
+            "only inside the summary"
+        );
         let out = parse_put_record(br#"{"ShardId":"shardId-000000000001","SequenceNumber":"42"}"#).unwrap();
         assert_eq!(out.sequence_number, "42");
         assert!(parse_put_record(br#"{"ShardId":"x"}"#).is_none());

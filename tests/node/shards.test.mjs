@@ -6,8 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKinesisLocal, readAllRecords } from '../support/servers.mjs';
-import { startShardLimitServer } from '../support/shard-limit-server.mjs';
+import { startShardLimitServer, hashKeyOf } from '../support/shard-limit-server.mjs';
 import { deaggregateNpm, deaggregatePython } from '../support/deaggregate.mjs';
+import { startFaultProxy, chaosDecider } from '../support/fault-proxy.mjs';
 import { KinesisBatchDispatcher, KinesisBatchError } from '../../pkg/node.js';
 import { LOCAL_CREDENTIALS } from './helpers.mjs';
 
@@ -22,7 +23,10 @@ function event(i, keys, bytes = 250) {
 describe('shard-aware producing against kinesis-local', () => {
   let kl;
   before(async () => {
-    kl = await startKinesisLocal({ streams: { agg: 4, single: 2 }, env: { CREATE_STREAM_DURATION: '0ms' } });
+    kl = await startKinesisLocal({
+      streams: { agg: 4, single: 2, ordagg: 4, ordraw: 4, unordered: 4 },
+      env: { CREATE_STREAM_DURATION: '0ms' },
+    });
   });
   after(async () => {
     await kl?.stop();
@@ -63,6 +67,77 @@ describe('shard-aware producing against kinesis-local', () => {
         `${decode.name}: no duplicates without faults`,
       );
     }
+  });
+
+  /** Per key, the first stored copy of each record comes in submit order; returns the count. */
+  async function firstCopiesInOrder(stream) {
+    const stored = await readAllRecords({ endpoint: kl.endpoint, stream, credentials: LOCAL_CREDENTIALS });
+    const users = await deaggregateNpm(stored);
+    const seen = new Set();
+    const last = new Map();
+    let outOfOrder = 0;
+    for (const u of users) {
+      const { i, key } = JSON.parse(u.data.toString('utf8'));
+      if (seen.has(i)) continue;
+      seen.add(i);
+      if (last.has(key) && last.get(key) > i) outOfOrder++;
+      last.set(key, i);
+    }
+    return { records: seen.size, outOfOrder };
+  }
+
+  for (const aggregate of [true, false]) {
+    test(`ordered${aggregate ? ' + aggregate' : ''}: each key's records are stored in submit order under faults`, {
+      timeout: NO_TIMEOUT,
+    }, async () => {
+      const N = 1500;
+      const stream = aggregate ? 'ordagg' : 'ordraw';
+      const proxy = await startFaultProxy({ target: kl.endpoint, decide: chaosDecider({ seed: 13, delayRate: 0 }) });
+      try {
+        const kn = new KinesisBatchDispatcher(stream, {
+          region: 'us-east-1',
+          endpoint: proxy.endpoint,
+          credentials: LOCAL_CREDENTIALS,
+          partitionKeyIdentifier: 'key',
+          ordered: true,
+          aggregate,
+          maxAttempts: 100,
+          retryBaseDelayMs: 20,
+          requestTimeoutMs: NO_TIMEOUT,
+        });
+        for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 20, 150));
+        const report = await kn.flushPayloads();
+        assert.equal(report.sent, N);
+        assert.ok(proxy.stats.failRecords > 0 && proxy.stats.resetAfter > 0, 'partial failures and ambiguous resets');
+      } finally {
+        await proxy.stop();
+      }
+      const { records, outOfOrder } = await firstCopiesInOrder(stream);
+      assert.equal(records, N);
+      assert.equal(outOfOrder, 0);
+    });
+  }
+
+  test('the control: without ordered, the same faults reorder some key', { timeout: NO_TIMEOUT }, async () => {
+    const N = 1500;
+    const proxy = await startFaultProxy({ target: kl.endpoint, decide: chaosDecider({ seed: 13, delayRate: 0 }) });
+    try {
+      const kn = new KinesisBatchDispatcher('unordered', {
+        region: 'us-east-1',
+        endpoint: proxy.endpoint,
+        credentials: LOCAL_CREDENTIALS,
+        partitionKeyIdentifier: 'key',
+        maxAttempts: 100,
+        retryBaseDelayMs: 20,
+        requestTimeoutMs: NO_TIMEOUT,
+      });
+      for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 20, 150));
+      assert.equal((await kn.flushPayloads()).sent, N);
+    } finally {
+      await proxy.stop();
+    }
+    const { outOfOrder } = await firstCopiesInOrder('unordered');
+    assert.ok(outOfOrder > 0, 'partial failures and retries reorder records without ordered');
   });
 
   test('putRecord returns where the record landed; the report does not count it', async () => {
@@ -127,7 +202,43 @@ describe('the per-shard rate limiter against a server enforcing per-shard limits
   }
 });
 
-describe("the stream's own limits and the fallbacks", () => {
+describe("the stream's own limits, resharding and the fallbacks", () => {
+  test('after a reshard, every record has a copy on the shard that owns its hash key (a KCL keeps it)', {
+    timeout: NO_TIMEOUT,
+  }, async () => {
+    const server = await startShardLimitServer({
+      shards: 2,
+      stream: 'split',
+      reshardAfter: { accepted: 10, shards: 5 },
+    });
+    try {
+      const kn = new KinesisBatchDispatcher('split', {
+        region: 'us-east-1',
+        endpoint: server.url,
+        credentials: LOCAL_CREDENTIALS,
+        partitionKeyIdentifier: 'key',
+        aggregate: true,
+        maxBatchSize: 4,
+        maxInFlight: 1,
+      });
+      for (let i = 0; i < 3000; i++) await kn.submitPayload(event(i, 300, 120));
+      assert.equal((await kn.flushPayloads()).sent, 3000);
+      const ranges = new Map(server.shards().map((s) => [s.shardId, s]));
+      const users = await deaggregateNpm(server.records());
+      const kept = new Set();
+      for (const u of users) {
+        const { i } = JSON.parse(u.data.toString('utf8'));
+        const shard = ranges.get(u.shardId);
+        const hash = hashKeyOf(u.partitionKey);
+        if (BigInt(shard.startingHashKey) <= hash && hash <= BigInt(shard.endingHashKey)) kept.add(i);
+      }
+      assert.equal(kept.size, 3000, `${3000 - kept.size} records only on shards a KCL drops them from`);
+      assert.ok(server.stats().byAction.ListShards >= 2, 'the shard map was listed again');
+    } finally {
+      await server.close();
+    }
+  });
+
   test("discoverLimits: a record over the stream's MaxRecordSize is refused at submit, naming it", async () => {
     const server = await startShardLimitServer({ shards: 1, stream: 'small', maxRecordSizeKiB: 1 });
     try {
