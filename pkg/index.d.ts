@@ -263,8 +263,28 @@ export class KinesisBatchDispatcher<P extends Payload = Payload> {
   [Symbol.asyncDispose](): Promise<FlushReport<P>>;
 }
 
+/** What planBatches takes: the limits, and how the dispatcher would aggregate and over which shards. */
+export interface PlanOptions extends BatchLimits {
+  /** Plan as the dispatcher sends with `aggregate: true`: records predicted for one shard share KPL aggregates. */
+  aggregate?: boolean;
+  /** Largest aggregated record, data + key bytes, 64..10485760. Default 51200. */
+  maxAggregateBytes?: number;
+  /** Predict shards over this many evenly split shards (1..100000), as CreateStream splits them. */
+  shardCount?: number;
+  /**
+   * Predict shards over real ranges: a ListShards answer, as an object or its JSON text (closed
+   * shards are left out). Takes precedence over shardCount. Without either, `shards` is empty and
+   * aggregation groups by partition key, as the dispatcher does when ListShards fails.
+   */
+  listShards?: object | string;
+}
+
 export interface PlannedBatch {
+  /** User records (payloads) in the request. */
   records: number;
+  /** Kinesis records in the request: `records` unless aggregated. */
+  kinesisRecords: number;
+  /** Data + key bytes of the request's Kinesis records. */
   bytes: number;
   partitionKeys: string[];
   /** Indices of the input payloads in this batch. */
@@ -277,13 +297,39 @@ export interface RejectedRecord {
   message: string;
 }
 
+export interface HotKey {
+  partitionKey: string;
+  records: number;
+  /** Data + key bytes of its records. */
+  bytes: number;
+}
+
+/** What one shard of the map in use would receive. */
+export interface ShardPlan {
+  shardId: string;
+  /** User records and their data + key bytes. */
+  records: number;
+  bytes: number;
+  kinesisRecords: number;
+  payloadUnits: number;
+  /** At most 5, most records first (then most bytes, then first seen). */
+  hotKeys: HotKey[];
+}
+
 export interface BatchPlan {
   batches: PlannedBatch[];
   rejected: RejectedRecord[];
+  /** PutRecords requests: `batches.length`. */
+  requests: number;
+  kinesisRecords: number;
+  /** 25 KB PUT payload units: ceil(size / 25600) per Kinesis record, at least 1. */
+  payloadUnits: number;
+  /** In the shard map's order; empty without shardCount or listShards. */
+  shards: ShardPlan[];
 }
 
 /** How payloads would be batched, without any network. Random default keys are drawn afresh. */
-export function planBatches(payloads: Iterable<Payload>, options?: BatchLimits): BatchPlan;
+export function planBatches(payloads: Iterable<Payload>, options?: PlanOptions): BatchPlan;
 
 /** The decimal hash key Kinesis derives from a partition key (MD5 of its UTF-8, big-endian u128). */
 export function hashKeyOf(partitionKey: string): string;

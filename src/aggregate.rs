@@ -9,6 +9,9 @@ use md5::{Digest, Md5};
 use prost::encoding::encoded_len_varint;
 use prost::Message;
 
+use crate::error::OptionError;
+use crate::limits::{whole_in_range, MAX_RECORD_BYTES};
+
 pub const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
 /// Magic bytes plus the MD5 digest.
 pub const OVERHEAD: usize = MAGIC.len() + 16;
@@ -16,6 +19,11 @@ pub const OVERHEAD: usize = MAGIC.len() + 16;
 /// aggregate resends little, large enough to cut requests and units by two orders of magnitude
 /// for 250-byte records.
 pub const DEFAULT_MAX_AGGREGATE_BYTES: usize = 51_200;
+
+/// The `maxAggregateBytes` option, for the dispatcher and the planner alike.
+pub fn max_aggregate_bytes(value: Option<f64>) -> Result<usize, OptionError> {
+    whole_in_range("maxAggregateBytes", value, DEFAULT_MAX_AGGREGATE_BYTES, 64, MAX_RECORD_BYTES)
+}
 
 #[derive(Clone, PartialEq, Message)]
 pub struct AggregatedRecord {

@@ -22,7 +22,7 @@ use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
 use crate::local_executor::{Executor, TimeSource};
 use crate::partition_key::{self, KeyPath, KeySource};
-use crate::plan::Planner;
+use crate::plan::{PlanOutput, Planner};
 use crate::record::{Entropy, KeyInput};
 use crate::shard_map;
 use crate::sigv4;
@@ -425,7 +425,7 @@ impl api::Guest for Component {
                 Err(e) => planner.reject(e),
             }
         }
-        let (batches, rejected) = planner.finish();
+        let PlanOutput { batches, rejected, .. } = planner.finish();
         Ok(BatchPlan {
             batches: batches
                 .into_iter()

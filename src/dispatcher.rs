@@ -4,7 +4,7 @@
 //! `OutgoingRequest` and reports back with `handle_response` or `handle_transport_error`.
 //! Every accepted record ends exactly once: in `take_acked` or in `take_failed`.
 
-use crate::aggregate::DEFAULT_MAX_AGGREGATE_BYTES;
+use crate::aggregate::max_aggregate_bytes;
 use crate::control::{self, PutRecordOutput};
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::{whole_in_range, Limits, MAX_RECORD_BYTES, MAX_REQUEST_BYTES};
@@ -117,8 +117,7 @@ impl Config {
                 ))
             }
         };
-        let max_aggregate_bytes =
-            whole_in_range("maxAggregateBytes", o.max_aggregate_bytes, DEFAULT_MAX_AGGREGATE_BYTES, 64, MAX_RECORD_BYTES)?;
+        let max_aggregate_bytes = max_aggregate_bytes(o.max_aggregate_bytes)?;
         let stage = (aggregate || ordered || rate.is_some()).then_some(StageConfig { aggregate, max_aggregate_bytes, ordered, rate });
         Ok(Self {
             discover_limits: o.discover_limits.unwrap_or(stage.is_some()),

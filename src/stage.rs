@@ -29,9 +29,14 @@ pub struct UserRecord {
 
 impl UserRecord {
     pub fn new(id: RecordId, data: &[u8], partition_key: String, explicit_hash_key: Option<&str>, size: usize) -> Self {
-        let hash_key = explicit_hash_key.and_then(|h| h.parse().ok()).unwrap_or_else(|| hash_key_of(&partition_key));
+        let hash_key = hash_key_for(&partition_key, explicit_hash_key);
         Self { id, data: data.to_vec(), partition_key, explicit_hash_key: explicit_hash_key.map(str::to_owned), hash_key, size, moves: 0 }
     }
+}
+
+/// The hash key a record goes to: its explicit hash key, or the MD5 of its partition key.
+pub fn hash_key_for(partition_key: &str, explicit_hash_key: Option<&str>) -> u128 {
+    explicit_hash_key.and_then(|h| h.parse().ok()).unwrap_or_else(|| hash_key_of(partition_key))
 }
 
 /// Which group a record waits in: a shard of the map (by id, stable across map refreshes), or,

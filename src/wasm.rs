@@ -18,7 +18,7 @@ use crate::engine::{
 };
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
-use crate::plan::Planner;
+use crate::plan::{PlanOutput, Planner};
 use crate::record::{Entropy, KeyInput};
 use crate::shard_map;
 use crate::sigv4::Credentials;
@@ -51,7 +51,17 @@ pub const OPTION_NAMES: &[&str] = &[
 ];
 
 /// The options `planBatches` uses; it accepts the dispatcher's too, so one object serves both.
-const PLAN_OPTION_NAMES: &[&str] = &["partitionKeyIdentifier", "maxBatchSize", "maxRecordBytes", "maxRequestBytes"];
+const PLAN_OPTION_NAMES: &[&str] = &[
+    "partitionKeyIdentifier",
+    "maxBatchSize",
+    "maxRecordBytes",
+    "maxRequestBytes",
+    "aggregate",
+    "maxAggregateBytes",
+    // The shard map to predict with: an even split, or a ListShards answer (object or text).
+    "shardCount",
+    "listShards",
+];
 
 /// Randomness from the host's CSPRNG, fetched in blocks to keep boundary crossings rare.
 struct HostEntropy {
@@ -905,6 +915,7 @@ impl JsEngine {
 #[serde(rename_all = "camelCase")]
 struct JsPlannedBatch {
     records: u32,
+    kinesis_records: u32,
     bytes: f64,
     partition_keys: Vec<String>,
     indices: Vec<u32>,
@@ -942,7 +953,14 @@ impl Plan {
         check_names(&options, &known)?;
         let s = scalar_options(&options)?;
         let limits = Limits::new(s.max_batch_size, s.max_record_bytes, s.max_request_bytes).map_err(option_error)?;
-        let planner = Planner::new(limits, s.partition_key_identifier.as_deref()).map_err(option_error)?;
+        let mut planner = Planner::new(limits, s.partition_key_identifier.as_deref()).map_err(option_error)?;
+        let max_aggregate_bytes = crate::aggregate::max_aggregate_bytes(s.max_aggregate_bytes).map_err(option_error)?;
+        if let Some(map) = plan_shard_map(&options)? {
+            planner = planner.with_shard_map(map);
+        }
+        if s.aggregate == Some(true) {
+            planner = planner.with_aggregation(max_aggregate_bytes);
+        }
         Ok(Plan { planner: RefCell::new(Some(planner)), entropy: RefCell::new(HostEntropy::new()) })
     }
 
@@ -971,15 +989,19 @@ impl Plan {
         }
     }
 
-    // `{ batches: [{ records, bytes, partitionKeys, indices }], rejected: [{ index, code, message }] }`
+    // `{ batches: [{ records, kinesisRecords, bytes, partitionKeys, indices }], rejected: [{ index,
+    // code, message }], requests, kinesisRecords, payloadUnits, shards: [{ shardId, records, bytes,
+    // kinesisRecords, payloadUnits, hotKeys: [{ partitionKey, records, bytes }] }] }`
     pub fn finish(&self) -> JsValue {
         let Some(planner) = self.planner.borrow_mut().take() else { return JsValue::NULL };
-        let (batches, rejected) = planner.finish();
+        let PlanOutput { batches, rejected, kinesis_records, payload_units, shards } = planner.finish();
+        let requests = batches.len();
         let plan = JsPlan {
             batches: batches
                 .into_iter()
                 .map(|b| JsPlannedBatch {
                     records: b.indices.len() as u32,
+                    kinesis_records: b.kinesis_sizes.len() as u32,
                     bytes: b.bytes as f64,
                     partition_keys: b.partition_keys,
                     indices: b.indices.into_iter().map(|i| i as u32).collect(),
@@ -990,8 +1012,67 @@ impl Plan {
                 .map(|r| JsRejected { index: r.index as u32, code: r.error.code.as_str(), message: r.error.message })
                 .collect(),
         };
-        to_js(&plan)
+        // The rest is set field by field: fewer serde instantiations in the wasm.
+        let out = to_js(&plan);
+        let set = |o: &JsValue, name: &str, v: JsValue| {
+            let _ = Reflect::set(o, &name.into(), &v);
+        };
+        let count = |n: usize| JsValue::from_f64(n as f64);
+        set(&out, "requests", count(requests));
+        set(&out, "kinesisRecords", count(kinesis_records));
+        set(&out, "payloadUnits", count(payload_units));
+        let list = Array::new();
+        for shard in shards {
+            let o: JsValue = Object::new().into();
+            set(&o, "shardId", shard.shard_id.into());
+            set(&o, "records", count(shard.records));
+            set(&o, "bytes", count(shard.bytes));
+            set(&o, "kinesisRecords", count(shard.kinesis_records));
+            set(&o, "payloadUnits", count(shard.payload_units));
+            let hot = Array::new();
+            for key in shard.hot_keys {
+                let k: JsValue = Object::new().into();
+                set(&k, "partitionKey", key.partition_key.into());
+                set(&k, "records", count(key.records));
+                set(&k, "bytes", count(key.bytes));
+                hot.push(&k);
+            }
+            set(&o, "hotKeys", hot.into());
+            list.push(&o);
+        }
+        set(&out, "shards", list.into());
+        out
     }
+}
+
+/// The shard map a plan predicts with: `listShards` (a ListShards answer, read as the
+/// dispatcher reads one), else an even split of `shardCount` shards, else none.
+fn plan_shard_map(options: &JsValue) -> Result<Option<shard_map::ShardMap>, JsValue> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let answer = get(options, "listShards")?;
+    if !(answer.is_undefined() || answer.is_null()) {
+        let text = match answer.as_string() {
+            Some(text) => text,
+            None => js_sys::JSON::stringify(&answer).ok().and_then(|t| t.as_string()).unwrap_or_default(),
+        };
+        let bad = |m: String| option_error(OptionError::new("listShards", m));
+        let (ranges, _) = crate::control::parse_list_shards(text.as_bytes()).map_err(bad)?;
+        return crate::control::shard_map_of(ranges).map(Some).map_err(bad);
+    }
+    let count = get(options, "shardCount")?;
+    if count.is_undefined() || count.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(shard_map::ShardMap::even(shard_count(count.as_f64().unwrap_or(f64::NAN))?)))
+}
+
+fn shard_count(n: f64) -> Result<u32, JsValue> {
+    if !(n.is_finite() && n.fract() == 0.0 && (1.0..=100_000.0).contains(&n)) {
+        return Err(option_error(OptionError::new("shardCount", "must be a whole number from 1 to 100000")));
+    }
+    Ok(n as u32)
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -1025,10 +1106,7 @@ pub fn hash_key_of(partition_key: JsValue) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = shardIndexFor)]
 pub fn shard_index_for(partition_key: JsValue, shard_count: f64) -> Result<u32, JsValue> {
     let key = partition_key.as_string().ok_or_else(|| option_error(OptionError::new("partitionKey", "must be a string")))?;
-    if !(shard_count.is_finite() && shard_count.fract() == 0.0 && (1.0..=100_000.0).contains(&shard_count)) {
-        return Err(option_error(OptionError::new("shardCount", "must be a whole number from 1 to 100000")));
-    }
-    Ok(shard_map::shard_index_for(&key, shard_count as u32))
+    Ok(shard_map::shard_index_for(&key, self::shard_count(shard_count)?))
 }
 
 // Real hash-key ranges, built once and queried per key (the preview page maps every planned
@@ -1093,6 +1171,9 @@ struct ResolvedLimits {
     /// What one shard accepts per second.
     shard_records_per_second: f64,
     shard_bytes_per_second: f64,
+    /// The largest aggregate (`aggregate: true`), and the PUT payload unit Kinesis counts in.
+    max_aggregate_bytes: f64,
+    payload_unit_bytes: f64,
 }
 
 // The limits `options` give once defaults are applied, for hosts that show them or size their
@@ -1102,6 +1183,7 @@ pub fn resolve_limits(options: JsValue) -> Result<JsValue, JsValue> {
     let s = scalar_options(&options)?;
     let limits = Limits::new(s.max_batch_size, s.max_record_bytes, s.max_request_bytes).map_err(option_error)?;
     let ceiling = limits.record_ceiling();
+    let max_aggregate_bytes = crate::aggregate::max_aggregate_bytes(s.max_aggregate_bytes).map_err(option_error)?;
     Ok(to_js(&ResolvedLimits {
         max_batch_size: limits.max_batch_size as f64,
         max_record_bytes: limits.max_record_bytes as f64,
@@ -1110,6 +1192,8 @@ pub fn resolve_limits(options: JsValue) -> Result<JsValue, JsValue> {
         record_ceiling_option: if ceiling < limits.max_record_bytes { "maxRequestBytes" } else { "maxRecordBytes" },
         shard_records_per_second: crate::limits::SHARD_RECORDS_PER_SECOND as f64,
         shard_bytes_per_second: crate::limits::SHARD_BYTES_PER_SECOND as f64,
+        max_aggregate_bytes: max_aggregate_bytes as f64,
+        payload_unit_bytes: crate::plan::PAYLOAD_UNIT_BYTES as f64,
     }))
 }
 

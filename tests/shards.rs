@@ -538,3 +538,65 @@ fn the_streams_record_limit_is_read_before_the_first_record() {
     assert!(refused.is_err(), "still 100 bytes");
     assert!(run.notices.0.borrow().iter().any(|n| n.contains("DescribeStreamSummary failed")));
 }
+
+#[test]
+fn planning_with_aggregation_yields_the_kinesis_records_the_engine_sends() {
+    use kinesis_batch::limits::Limits;
+    use kinesis_batch::plan::{payload_units, Planner};
+    // Sizes from 10 bytes to 30 KB (some too big to share a 51,200-byte aggregate with another
+    // large one, a few over it: raw), 40 keys plus lone ones, and some explicit hash keys.
+    let inputs: Vec<(String, String, Option<String>)> = (0..3_000u64)
+        .map(|i| {
+            let bytes = match i % 101 {
+                0 => 60_000,
+                1..=3 => 30_000,
+                n => 10 + (n as usize * 37) % 900,
+            };
+            let key = if i % 97 == 0 { format!("lone-{i}") } else { format!("k{}", i % 40) };
+            let explicit = (i % 13 == 0).then(|| hash_key_of(&format!("e{}", i % 3)).to_string());
+            (record_data(i, bytes), key, explicit)
+        })
+        .collect();
+    let mut run = start(Setup {
+        // Room for everything: no back-pressure closes an aggregate early.
+        options: Options { aggregate: Some(true), max_buffered_bytes: Some(1e9), ..options() },
+        kinesis: Kinesis::with_shards(5),
+    });
+    let engine = run.engine.clone();
+    let submitted = inputs.clone();
+    let report = run
+        .executor
+        .block_on(async move {
+            for (i, (data, key, explicit)) in submitted.iter().enumerate() {
+                assert!(!engine.submit(data.as_bytes(), KeyInput::Given(key), explicit.as_deref(), i as u64).unwrap());
+            }
+            engine.flush().await
+        })
+        .unwrap();
+    assert_eq!((report.sent, report.failed_count), (3_000, 0));
+
+    let mut planner = Planner::new(Limits::default(), None).unwrap().with_shard_map(ShardMap::even(5)).with_aggregation(51_200);
+    let entropy = &mut SeededEntropy(3);
+    for (data, key, explicit) in &inputs {
+        planner.add(data.as_bytes(), KeyInput::Given(key), explicit.as_deref(), entropy).unwrap();
+    }
+    let plan = planner.finish();
+
+    let k = run.kinesis.borrow();
+    let mut sent: Vec<usize> = k.stored.iter().map(|s| s.data.len() + s.partition_key.len()).collect();
+    let mut planned: Vec<usize> = plan.batches.iter().flat_map(|b| b.kinesis_sizes.iter().copied()).collect();
+    sent.sort_unstable();
+    planned.sort_unstable();
+    assert_eq!(planned.len(), plan.kinesis_records);
+    assert_eq!(planned, sent, "the same Kinesis records, by size");
+    assert!(k.stored.iter().filter(|s| aggregate::decode(&s.data).is_some()).count() > 20);
+    assert!(sent.len() < 1_000, "{} Kinesis records", sent.len());
+    assert_eq!(plan.payload_units, sent.iter().map(|s| payload_units(*s)).sum::<usize>());
+    // Per shard too: Kinesis records and units where the engine's landed.
+    for (i, shard) in plan.shards.iter().enumerate() {
+        let on: Vec<usize> = k.stored.iter().filter(|s| s.shard == k.shards[i].2).map(|s| s.data.len() + s.partition_key.len()).collect();
+        assert_eq!(shard.kinesis_records, on.len(), "{}", shard.shard_id);
+        assert_eq!(shard.payload_units, on.iter().map(|s| payload_units(*s)).sum::<usize>());
+    }
+    assert_eq!(plan.batches.iter().map(|b| b.indices.len()).sum::<usize>(), 3_000);
+}

@@ -8,11 +8,13 @@ const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat('en-US');
 const fmt1 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 const fmt3 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
+const formatCount = (n) => fmt.format(n);
 const pct = (x) => `${fmt1.format(x * 100)}%`;
 const SVG = 'http://www.w3.org/2000/svg';
 const MIB = 1048576; // a unit, for MiB/s
 const REJECTED_PAGE = 100;
 const BATCH_PAGE = 25;
+const HOT_SHARDS = 50; // shards listed with their hottest keys, busiest first
 
 const state = {
   source: null, // { kind: 'file', file } | { kind: 'text' }
@@ -32,6 +34,8 @@ const FIELD_OF_OPTION = {
   maxRecordBytes: 'maxRecordBytes',
   maxRequestBytes: 'maxRequestBytes',
   shardCount: 'shardCount',
+  maxAggregateBytes: 'maxAggregateBytes',
+  listShards: 'shardList',
 };
 
 function setState(name) {
@@ -103,6 +107,7 @@ function readSettings() {
     maxBatchSize: number('maxBatchSize'),
     maxRecordBytes: number('maxRecordBytes'),
     maxRequestBytes: number('maxRequestBytes'),
+    maxAggregateBytes: number('maxAggregateBytes'),
     shardMode,
     shardCount,
     shardList: shardMode === 'ranges' ? $('shardList').value : undefined,
@@ -205,7 +210,12 @@ $('example').addEventListener('click', () => {
 
 // ---- planning -------------------------------------------------------------------------------
 
-const PHASES = { reading: 'Reading', planning: 'Parsing and planning', shards: 'Mapping keys to shards' };
+const PHASES = {
+  reading: 'Reading',
+  planning: 'Parsing and planning',
+  shards: 'Mapping keys to shards',
+  aggregating: 'Planning with aggregation',
+};
 
 async function runPlan() {
   showError(null);
@@ -308,10 +318,11 @@ $('cancel').addEventListener('click', () => cancel());
 // The send rate only changes arithmetic: redraw at once.
 $('rate').addEventListener('input', () => state.result && renderShards());
 
-// Shard settings re-map the planned keys without planning again.
+// Shard settings and maxAggregateBytes re-map the planned keys and redo the aggregation without
+// planning again.
 let shardTimer;
-for (const id of ['shards-even', 'shards-ranges', 'shardCount', 'shardList']) {
-  $(id).addEventListener(id === 'shardList' || id === 'shardCount' ? 'input' : 'change', () => {
+for (const id of ['shards-even', 'shards-ranges', 'shardCount', 'shardList', 'maxAggregateBytes']) {
+  $(id).addEventListener(id.startsWith('shards-') ? 'change' : 'input', () => {
     if (!state.result || state.running) return;
     clearTimeout(shardTimer);
     shardTimer = setTimeout(remapShards, 300);
@@ -328,14 +339,18 @@ async function remapShards() {
   }
   showError(null);
   try {
-    state.result.shards = await call('shards', { settings });
+    const { shards, aggregation } = await call('shards', { settings });
+    state.result.shards = shards;
+    state.result.aggregation = aggregation;
     state.settings = {
       ...state.settings,
       shardMode: settings.shardMode,
       shardCount: settings.shardCount,
       shardList: settings.shardList,
+      maxAggregateBytes: settings.maxAggregateBytes,
     };
     renderShards();
+    renderAggregation();
     if (state.body) await showBody(state.body.batch, false);
   } catch (error) {
     showError(error);
@@ -423,6 +438,7 @@ async function renderAll() {
   $('results').hidden = false;
   await reveal('summary-view', renderSummary);
   await reveal('shards-view', renderShards);
+  await reveal('aggregation-view', renderAggregation);
   await reveal('rejected-view', () => renderRejected(state.result.rejected));
   await reveal('batches-view', renderBatches);
   $('body-view').hidden = false;
@@ -695,6 +711,99 @@ function renderShards() {
   fillTable($('shards-table'), rows);
 }
 
+/** "−97.5%": the change from `off` to `on`. */
+function change(off, on) {
+  if (!off) return '–';
+  const x = (on - off) / off;
+  return x === 0 ? 'same' : `${x < 0 ? '−' : '+'}${fmt1.format(Math.abs(x) * 100)}%`;
+}
+
+function renderAggregation() {
+  const a = state.result.aggregation;
+  const { shards } = state.result;
+  const unit = `${fmt.format(a.payloadUnitBytes / 1024)} KB`;
+  const mapText =
+    shards.mode === 'ranges'
+      ? `the ${fmt.format(shards.ids.length)} pasted shard ranges`
+      : `${fmt.format(shards.ids.length)} evenly split shards`;
+  $('aggregation-note').textContent =
+    `The same accepted records planned by the library with aggregate: true and maxAggregateBytes ${fmt.format(a.maxAggregateBytes)}: ` +
+    `records predicted for the same shard (over ${mapText}) share KPL aggregated records of at most ${fmt.format(a.maxAggregateBytes)} bytes; ` +
+    'a record alone on its shard, or too big to share, goes as it is. ' +
+    `Kinesis counts writes in ${unit} PUT payload units (each Kinesis record at least one) and limits a shard to ` +
+    `${limitTexts(state.result.limits).records} by Kinesis records. Consumers must deaggregate (the KCL, or aws-kinesis-agg).`;
+  const rows = [
+    ['requests', 'PutRecords requests', formatCount],
+    ['kinesisRecords', 'Kinesis records', formatCount],
+    ['payloadUnits', `${unit} payload units`, formatCount],
+    ['bytes', 'Bytes (data + keys)', formatBytes],
+  ];
+  fillTable(
+    $('aggregation-table'),
+    rows.map(([name, label, format]) => {
+      const off = a.off[name];
+      const on = a.on[name];
+      return el(
+        'tr',
+        { 'data-metric': name, 'data-off': String(off), 'data-on': String(on) },
+        el('th', { scope: 'row', text: label }),
+        el('td', { class: 'num', text: format(off) }),
+        el('td', { class: 'num', text: format(on) }),
+        el('td', { class: on < off ? 'num better' : 'num', text: change(off, on) }),
+      );
+    }),
+  );
+  const busiest = a.shards
+    .map((s, i) => ({ ...s, i }))
+    .sort((x, y) => y.records - x.records || x.i - y.i)
+    .slice(0, HOT_SHARDS);
+  $('hot-keys-note').textContent =
+    (a.shards.length > HOT_SHARDS
+      ? `The ${HOT_SHARDS} busiest of ${fmt.format(a.shards.length)} shards`
+      : 'Every shard, busiest first') +
+    ', with its five partition keys carrying the most records (bytes: data + key).' +
+    (a.randomKeys ? ' Keys are random UUIDs here, one per record: no key is hotter than another.' : '');
+  fillTable(
+    $('hot-keys-table'),
+    busiest.map((s) =>
+      el(
+        'tr',
+        {
+          'data-shard-id': s.shardId,
+          'data-records': String(s.records),
+          'data-kinesis-records': String(s.kinesisRecords),
+          'data-payload-units': String(s.payloadUnits),
+        },
+        el('th', { scope: 'row', text: s.shardId }),
+        el('td', { class: 'num', text: fmt.format(s.records) }),
+        el('td', { class: 'num', text: fmt.format(s.kinesisRecords) }),
+        el('td', { class: 'num', text: fmt.format(s.payloadUnits) }),
+        el(
+          'td',
+          {},
+          s.hotKeys.length
+            ? el(
+                'ol',
+                { class: 'hot-keys' },
+                ...s.hotKeys.map((k) =>
+                  el(
+                    'li',
+                    { 'data-key': k.partitionKey, 'data-records': String(k.records), 'data-bytes': String(k.bytes) },
+                    el('code', { class: 'mono', text: k.partitionKey }),
+                    el('span', {
+                      class: 'detail',
+                      text: ` ${fmt.format(k.records)} record${k.records === 1 ? '' : 's'}, ${formatBytes(k.bytes)}`,
+                    }),
+                  ),
+                ),
+              )
+            : 'no records',
+        ),
+      ),
+    ),
+  );
+}
+
 function drawShardChart(box, values, limit, label, ids) {
   const n = values.length;
   const max = Math.max(limit * 1.25, ...values) * 1.05;
@@ -924,7 +1033,7 @@ $('download').addEventListener('click', async () => {
 
 /** The core's defaults into the empty limit fields, and its per-shard limits into the texts. */
 function showLimits(limits) {
-  for (const id of ['maxBatchSize', 'maxRecordBytes', 'maxRequestBytes']) {
+  for (const id of ['maxBatchSize', 'maxRecordBytes', 'maxRequestBytes', 'maxAggregateBytes']) {
     if ($(id).value.trim() === '') $(id).value = String(limits[id]);
     $(id).placeholder = `default ${limits[id]}`;
   }

@@ -1,7 +1,9 @@
 // The preview page's worker: reads the input and splits it into records, plans them with the
 // library's own planBatches (the wasm core), maps every planned key to its shard with
-// shardIndexFor or the core's ShardMap, and renders request bodies with the real
-// KinesisBatchDispatcher and a fetch that never sends anything. The page's main thread only draws.
+// shardIndexFor or the core's ShardMap, plans them again with aggregation on (planBatches'
+// `aggregate`, grouped by the same shard map) for the comparison and the hottest keys per shard,
+// and renders request bodies with the real KinesisBatchDispatcher and a fetch that never sends
+// anything. The page's main thread only draws.
 //
 // A record's data is its text exactly as written in the input (as the CLI takes a line): that
 // text is what planBatches plans, what the core reads the partition key from and what the body
@@ -108,9 +110,24 @@ function describe(error) {
  * resolveLimits (it throws InvalidOption, naming the option, for a bad one).
  */
 function limitsOf(options) {
-  const { maxBatchSize, maxRecordBytes, maxRequestBytes, shardRecordsPerSecond, shardBytesPerSecond } =
-    resolveLimits(options);
-  return { maxBatchSize, maxRecordBytes, maxRequestBytes, shardRecordsPerSecond, shardBytesPerSecond };
+  const {
+    maxBatchSize,
+    maxRecordBytes,
+    maxRequestBytes,
+    shardRecordsPerSecond,
+    shardBytesPerSecond,
+    maxAggregateBytes,
+    payloadUnitBytes,
+  } = resolveLimits(options);
+  return {
+    maxBatchSize,
+    maxRecordBytes,
+    maxRequestBytes,
+    shardRecordsPerSecond,
+    shardBytesPerSecond,
+    maxAggregateBytes,
+    payloadUnitBytes,
+  };
 }
 
 /** Throws the core's InvalidOption (option shardCount) for a shard count it does not take. */
@@ -124,6 +141,7 @@ async function runPlan(id, { source, name, settings }) {
   // Bad settings are reported before a large file is read.
   const options = planOptions(settings);
   const limits = limitsOf(options);
+  limitsOf({ maxAggregateBytes: settings.maxAggregateBytes });
   checkShardCount(settings);
   if (source !== undefined) {
     input = null;
@@ -210,6 +228,8 @@ async function runPlan(id, { source, name, settings }) {
     limits,
     format,
     batches: result.batches,
+    // The library's own totals without aggregation: one Kinesis record per accepted payload.
+    off: totalsOf(result),
     rejected,
     byCode,
     recordLine,
@@ -222,14 +242,74 @@ async function runPlan(id, { source, name, settings }) {
   };
   checkSizes(plan);
   const shards = mapShards(id, settings);
+  const aggregation = aggregate(id, settings);
   const t3 = performance.now();
   return {
     summary: summaryOf(plan, { readMs: t1 - t0, planMs: t2 - t1, shardMs: t3 - t2, totalMs: t3 - t0 }),
     limits,
     batches: batchColumns(plan),
     shards,
+    aggregation,
     rejected: rejectedPage({ offset: 0, limit: 100 }),
   };
+}
+
+/** Requests, Kinesis records, PUT payload units and bytes of a planBatches result. */
+function totalsOf(result) {
+  let bytes = 0;
+  for (const b of result.batches) bytes += b.bytes;
+  return {
+    requests: result.requests,
+    kinesisRecords: result.kinesisRecords,
+    payloadUnits: result.payloadUnits,
+    bytes,
+  };
+}
+
+/**
+ * The same payloads planned with aggregation on, by planBatches with `aggregate` and the shard
+ * map in use (the even split, or the pasted ranges as a ListShards answer): the records the
+ * library would send, and each shard's hottest partition keys.
+ */
+function aggregate(id, settings) {
+  const p = plan;
+  const list = p.shards.list;
+  const map =
+    p.shards.mode === 'ranges'
+      ? {
+          listShards: {
+            Shards: list.map((x) => ({
+              ShardId: x.shardId,
+              HashKeyRange: { StartingHashKey: x.start, EndingHashKey: x.end },
+            })),
+          },
+        }
+      : { shardCount: list.length };
+  const options = { ...p.options, ...map, aggregate: true, maxAggregateBytes: settings.maxAggregateBytes };
+  const n = p.recordLine.length;
+  let last = performance.now();
+  function* payloads() {
+    for (let i = 0; i < n; i++) {
+      if (i % 1024 === 0) {
+        const now = performance.now();
+        if (now - last > PROGRESS_INTERVAL_MS) {
+          last = now;
+          progress(id, 'aggregating', i / n);
+        }
+      }
+      yield payloadAt(p, i);
+    }
+  }
+  const result = planBatches(payloads(), options);
+  p.aggregation = {
+    maxAggregateBytes: limitsOf({ maxAggregateBytes: settings.maxAggregateBytes }).maxAggregateBytes,
+    payloadUnitBytes: p.limits.payloadUnitBytes,
+    randomKeys: !p.options.partitionKeyIdentifier,
+    off: p.off,
+    on: totalsOf(result),
+    shards: result.shards,
+  };
+  return p.aggregation;
 }
 
 // The page's per-record sizes (for MiB/s per shard) must add up to the core's batch bytes.
@@ -498,6 +578,7 @@ function exportPlan({ rate }) {
       hot: load.rows[i].hot,
     })),
     unassignedRecords: s.unassigned,
+    aggregation: { ...p.aggregation, randomKeys: undefined },
     maxRateRecordsPerSecond: Number.isFinite(load.maxRate) ? load.maxRate : null,
     rejected: p.rejected,
   };
@@ -522,15 +603,19 @@ function exportPlan({ rate }) {
 
 const handlers = {
   plan: runPlan,
+  // New shard settings or maxAggregateBytes: the keys mapped again and the aggregation redone.
   shards: async (id, { settings }) => {
     if (!plan) throw new Error('nothing is planned yet');
+    limitsOf({ maxAggregateBytes: settings.maxAggregateBytes });
     plan.settings = {
       ...plan.settings,
       shardMode: settings.shardMode,
       shardCount: settings.shardCount,
       shardList: settings.shardList,
+      maxAggregateBytes: settings.maxAggregateBytes,
     };
-    return mapShards(id, settings);
+    const shards = mapShards(id, settings);
+    return { shards, aggregation: aggregate(id, settings) };
   },
   rejected: async (_id, args) => rejectedPage(args),
   body: async (_id, args) => body(args),

@@ -149,6 +149,53 @@ describe('exports and pure functions', () => {
     );
   });
 
+  test('planBatches with aggregate: totals, shards, hot keys and option checks', () => {
+    const payloads = Array.from({ length: 300 }, (_, i) => ({ id: i % 3 ? `k${i % 10}` : 'hot', pad: 'x'.repeat(i) }));
+    const off = planBatches(payloads, { partitionKeyIdentifier: 'id', shardCount: 2 });
+    const on = planBatches(payloads, { partitionKeyIdentifier: 'id', shardCount: 2, aggregate: true });
+    const sizes = payloads.map((p) => utf8len(JSON.stringify(p)) + utf8len(p.id));
+    assert.equal(off.requests, off.batches.length);
+    assert.equal(off.kinesisRecords, 300);
+    assert.equal(
+      off.payloadUnits,
+      sizes.reduce((a, s) => a + Math.max(1, Math.ceil(s / 25600)), 0),
+    );
+    assert.ok(on.kinesisRecords < 20 && on.kinesisRecords >= 2, String(on.kinesisRecords));
+    assert.equal(
+      on.batches.reduce((a, b) => a + b.records, 0),
+      300,
+    );
+    assert.equal(
+      on.batches.reduce((a, b) => a + b.kinesisRecords, 0),
+      on.kinesisRecords,
+    );
+    assert.deepEqual(
+      on.shards.map((s) => s.shardId),
+      ['shardId-000000000000', 'shardId-000000000001'],
+    );
+    const hot = on.shards[shardIndexFor('hot', 2)].hotKeys[0];
+    assert.deepEqual(
+      { ...hot },
+      {
+        partitionKey: 'hot',
+        records: 100,
+        bytes: sizes.filter((_, i) => i % 3 === 0).reduce((a, b) => a + b, 0),
+      },
+    );
+    assert.deepEqual(
+      off.shards.map((s) => s.hotKeys),
+      on.shards.map((s) => s.hotKeys),
+    );
+    assert.deepEqual(planBatches(payloads, { partitionKeyIdentifier: 'id' }).shards, []);
+    for (const bad of [
+      { maxAggregateBytes: 10 },
+      { shardCount: 0 },
+      { listShards: '{' },
+      { listShards: { Shards: [] } },
+    ])
+      throwsWithCode(() => planBatches([], bad), 'InvalidOption', KinesisBatchError);
+  });
+
   test('planBatches and the constructor refuse bad options with InvalidOption', () => {
     throwsWithCode(() => planBatches([], { maxBatchSize: 0 }), 'InvalidOption', KinesisBatchError);
     throwsWithCode(() => planBatches([], { maxRequestBytes: 10485761 }), 'InvalidOption', KinesisBatchError);
