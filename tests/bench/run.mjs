@@ -302,7 +302,7 @@ const TARGETS = {
 };
 // Workloads 5-6: what the stream saw, counted at the sink, beside the throughput.
 const span = (runs, get, d = 0) => {
-  const xs = runs.map(get);
+  const xs = runs.map((x) => +get(x).toFixed(d));
   const lo = Math.min(...xs);
   const hi = Math.max(...xs);
   return lo === hi ? f(lo, d) : `${f(lo, d)}–${f(hi, d)}`;
@@ -318,15 +318,15 @@ function shardTable(w) {
   );
   out.push('');
   out.push(
-    '| contender | records/s (slowest–fastest round) | vs kinesis-batch | CPU ms / 10k records | PutRecords requests | Kinesis records | of them aggregates | 25 KB PUT payload units | data + key MB | ListShards + DescribeStreamSummary |',
+    '| contender | records/s (slowest–fastest round) | vs kinesis-batch | CPU ms / 10k records | PutRecords requests | Kinesis records | of them aggregates | 25 KB PUT payload units | data + key MB | ListShards + DescribeStreamSummary | PutRecords open at once (mean; most) |',
   );
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name, r] of Object.entries(s)) {
     const rates = r.runs.map((x) => w.count / (x.wallMs / 1000));
     const ratio = name === 'kinesis-batch' ? '' : `${(r.recordsPerSec / plain.recordsPerSec).toFixed(2)}×`;
     const at = (get) => span(r.runs, (x) => get(x.atSink));
     out.push(
-      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${ratio} | ${f(r.cpuMsPer10k, 1)} | ${at((a) => a.putRecords)} | ${at((a) => a.kinesisRecords)} | ${at((a) => a.aggregates)} | ${at((a) => a.units)} | ${span(r.runs, (x) => x.atSink.dataBytes / 1e6, 2)} | ${at((a) => a.control.ListShards ?? 0)} + ${at((a) => a.control.DescribeStreamSummary ?? 0)} |`,
+      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${ratio} | ${f(r.cpuMsPer10k, 1)} | ${at((a) => a.putRecords)} | ${at((a) => a.kinesisRecords)} | ${at((a) => a.aggregates)} | ${at((a) => a.units)} | ${span(r.runs, (x) => x.atSink.dataBytes / 1e6, 2)} | ${at((a) => a.control.ListShards ?? 0)} + ${at((a) => a.control.DescribeStreamSummary ?? 0)} | ${f(median(r.runs.map((x) => x.atSink.meanOpen)), 1)}; ${at((a) => a.maxOpen)} |`,
     );
   }
   out.push('');

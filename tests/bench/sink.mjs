@@ -17,9 +17,11 @@
 //
 // Counted: PutRecords requests; Kinesis records; user records (a KPL aggregate's records
 // counted inside it); KPL aggregates; 25 KB PUT payload units (ceil((data + key bytes) / 25600)
-// per Kinesis record, at least 1); data + key bytes; control-plane calls by action.
+// per Kinesis record, at least 1); data + key bytes; control-plane calls by action; PutRecords
+// requests open at once.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -53,7 +55,12 @@ const freshStats = () => ({
   dataBytes: 0,
   rejected: 0,
   control: {},
+  // PutRecords requests open at the sink (headers in, answer not yet sent): the most at once,
+  // and the sum of their open times (÷ the run's wall time = the mean number open).
+  maxOpen: 0,
+  openMs: 0,
 });
+let open = 0;
 let stats = freshStats();
 
 // ---- shards ----------------------------------------------------------------------------------
@@ -219,10 +226,13 @@ const server = http.createServer((req, res) => {
     return res.end('{}');
   }
   const chunks = [];
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const action = target.startsWith(TARGET) ? target.slice(TARGET.length) : '';
+  const counted = action === 'PutRecords' ? stats : null;
+  const since = performance.now();
+  if (counted && ++open > counted.maxOpen) counted.maxOpen = open;
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const action = target.startsWith(TARGET) ? target.slice(TARGET.length) : '';
     let answer;
     let problem = signed(req);
     if (!problem) {
@@ -238,6 +248,10 @@ const server = http.createServer((req, res) => {
       }
     }
     reply(() => {
+      if (counted) {
+        open--;
+        counted.openMs += performance.now() - since;
+      }
       res.setHeader('content-type', 'application/x-amz-json-1.1');
       if (problem) {
         stats.rejected++;

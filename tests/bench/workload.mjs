@@ -129,10 +129,20 @@ async function measure(contender, n) {
     if (s.records !== n || s.rejected !== 0)
       throw new Error(`${contender.name}: the sink took ${s.records} of ${n} records, rejected ${s.rejected} requests`);
     // What the stream saw (workloads 5-6): PutRecords requests, Kinesis records, aggregates,
-    // 25 KB PUT payload units, data + key bytes, control-plane calls.
+    // 25 KB PUT payload units, data + key bytes, control-plane calls, and how many PutRecords
+    // were open at the sink at once (the most; the mean over the run's wall time).
     if (spec.shards) {
-      const { requests: putRecords, kinesisRecords, aggregates, units, dataBytes, control } = s;
-      atSink = { putRecords, kinesisRecords, aggregates, units, dataBytes, control };
+      const { requests: putRecords, kinesisRecords, aggregates, units, dataBytes, control, maxOpen, openMs } = s;
+      atSink = {
+        putRecords,
+        kinesisRecords,
+        aggregates,
+        units,
+        dataBytes,
+        control,
+        maxOpen,
+        meanOpen: openMs / wallMs,
+      };
     }
   }
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssBefore, rssPeak: peak, requests, atSink };
