@@ -314,7 +314,7 @@ function shardTable(w) {
   out.push(`### Workload ${w.workload}: ${w.title}`);
   out.push('');
   out.push(
-    `${f(w.count)} records of ${f(w.bytes)} B JSON, partition key \`id\` (16 B) taking ${f(w.keys)} values in turn; sink: ${w.shards} shards, answers after ${w.latencyMs} ms. Medians of ${w.rounds} rounds (contender order rotated each round; a warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}. Requests, records, units and bytes counted at the sink (a range: they differed between rounds).`,
+    `${f(w.count)} records of ${f(w.bytes)} B JSON, partition key \`id\` (16 B) taking ${f(w.keys)} values in turn; sink: ${w.shards} shards, answers after ${w.latencyMs} ms. Medians of ${w.rounds} rounds (contender order rotated each round; a full-size warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}. Requests, records, units and bytes counted at the sink (a range: they differed between rounds).`,
   );
   out.push('');
   out.push(
