@@ -3,7 +3,9 @@
 // no-op transport tell how many records a body holds from its length alone (see noop.mjs), with
 // no parsing that would cost the contenders time.
 //
-// The partition key is the event's `id` field (16 ASCII characters) for every contender.
+// The partition key is the event's `id` field (16 ASCII characters) for every contender. It is
+// unique per event, or with eventsOf(bytes, { keys: K }) (workloads 5-6) one of K keys in turn:
+// `evt-` and i % K in 12 digits, the same length, so the events are byte for byte as long.
 
 const FILLER_POOL = (() => {
   // Printable ASCII without '"' and '\\', so JSON.stringify never escapes anything.
@@ -23,10 +25,10 @@ const TYPES = ['view', 'cart', 'buy_', 'exit'];
 const COUNTRIES = ['DE', 'FR', 'US', 'JP', 'BR'];
 const BASE_TS = 1_764_000_000_000; // 13 digits for the whole run
 
-function skeleton(i, payload) {
+function skeleton(i, payload, keys) {
   const n = String(i).padStart(12, '0');
   return {
-    id: `evt-${n}`,
+    id: keys ? `evt-${String(i % keys).padStart(12, '0')}` : `evt-${n}`,
     ts: BASE_TS + i,
     type: TYPES[i & 3],
     user: { id: `u-${n.slice(4)}`, country: COUNTRIES[i % 5] },
@@ -36,16 +38,17 @@ function skeleton(i, payload) {
   };
 }
 
-/** A generator of events whose JSON is exactly `bytes` long. */
-export function eventsOf(bytes) {
+/** A generator of events whose JSON is exactly `bytes` long; `keys`: that many distinct ids. */
+export function eventsOf(bytes, { keys } = {}) {
   const fixed = JSON.stringify(skeleton(0, '')).length;
   const filler = bytes - fixed;
   if (filler < 0 || filler + 4096 > FILLER_POOL.length) throw new Error(`cannot make ${bytes}-byte events`);
   return {
     bytes,
     keyBytes: 16,
+    keys,
     make(i) {
-      return skeleton(i, FILLER_POOL.substr(i & 4095, filler));
+      return skeleton(i, FILLER_POOL.substr(i & 4095, filler), keys);
     },
   };
 }

@@ -2,7 +2,10 @@
 // instantiation time and streaming memory. Writes results/latest.json and results/latest.md and
 // prints the Markdown.
 //
-//   node run.mjs [--workloads 1,2,3,4] [--rounds 3] [--quick] [--skip-stream]
+//   node run.mjs [--workloads 1,2,3,4,5,6] [--rounds 3] [--quick] [--skip-stream]
+//
+// Workloads 5-6 (issue 13) run this package alone, with and without the shard-aware options,
+// against a 4-shard sink (sink.mjs --shards 4; workload 6 answers after 20 ms).
 //
 // --quick divides every record count by 10 (a smoke run; not for BENCHMARKS.md).
 //
@@ -26,7 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const { values } = parseArgs({
   options: {
-    workloads: { type: 'string', default: '1,2,3,4' },
+    workloads: { type: 'string', default: '1,2,3,4,5,6' },
     rounds: { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
@@ -34,7 +37,10 @@ const { values } = parseArgs({
   },
 });
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-const COUNTS = { 1: 200_000, 2: 200_000, 3: 4_000, 4: 200_000 };
+const COUNTS = { 1: 200_000, 2: 200_000, 3: 4_000, 4: 200_000, 5: 200_000, 6: 200_000 };
+// Workloads with their own contenders (workload.mjs): this package with and without the
+// shard-aware options.
+const OWN_CONTENDERS = new Set([5, 6]);
 const STREAM_RECORDS = values.quick ? 100_000 : 1_000_000;
 const STREAM_BUFFERS = [4 * 2 ** 20, 32 * 2 ** 20];
 const BEFORE = process.env.KB_BEFORE_PKG ? path.resolve(process.env.KB_BEFORE_PKG) : null;
@@ -137,8 +143,7 @@ if (!values['skip-workloads']) {
       String(count),
       '--rounds',
       values.rounds,
-      '--contenders',
-      CONTENDERS.join(','),
+      ...(OWN_CONTENDERS.has(w) ? [] : ['--contenders', CONTENDERS.join(',')]),
     ]);
     r.loadBefore = load;
     r.loadAfter = os.loadavg()[0];
@@ -295,7 +300,43 @@ const TARGETS = {
   3: { 'hand-written': 1 / 1.5 },
   4: { 'aws-sdk': 2, 'hand-written': 1 },
 };
+// Workloads 5-6: what the stream saw, counted at the sink, beside the throughput.
+const span = (runs, get, d = 0) => {
+  const xs = runs.map((x) => +get(x).toFixed(d));
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return lo === hi ? f(lo, d) : `${f(lo, d)}–${f(hi, d)}`;
+};
+function shardTable(w) {
+  const s = w.summary;
+  const plain = s['kinesis-batch'];
+  const out = [];
+  out.push(`### Workload ${w.workload}: ${w.title}`);
+  out.push('');
+  out.push(
+    `${f(w.count)} records of ${f(w.bytes)} B JSON, partition key \`id\` (16 B) taking ${f(w.keys)} values in turn; sink: ${w.shards} shards, answers after ${w.latencyMs} ms. Medians of ${w.rounds} rounds (contender order rotated each round; a full-size warm-up round first). 1-min load average ${w.loadBefore.toFixed(2)} → ${w.loadAfter.toFixed(2)}. Requests, records, units and bytes counted at the sink (a range: they differed between rounds).`,
+  );
+  out.push('');
+  out.push(
+    '| contender | records/s (slowest–fastest round) | vs kinesis-batch | CPU ms / 10k records | PutRecords requests | Kinesis records | of them aggregates | 25 KB PUT payload units | data + key MB | ListShards + DescribeStreamSummary | PutRecords open at once (mean; most) |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, r] of Object.entries(s)) {
+    const rates = r.runs.map((x) => w.count / (x.wallMs / 1000));
+    const ratio = name === 'kinesis-batch' ? '' : `${(r.recordsPerSec / plain.recordsPerSec).toFixed(2)}×`;
+    const at = (get) => span(r.runs, (x) => get(x.atSink));
+    out.push(
+      `| ${name} | ${f(r.recordsPerSec)} (${fk(Math.min(...rates))}–${fk(Math.max(...rates))}) | ${ratio} | ${f(r.cpuMsPer10k, 1)} | ${at((a) => a.putRecords)} | ${at((a) => a.kinesisRecords)} | ${at((a) => a.aggregates)} | ${at((a) => a.units)} | ${span(r.runs, (x) => x.atSink.dataBytes / 1e6, 2)} | ${at((a) => a.control.ListShards ?? 0)} + ${at((a) => a.control.DescribeStreamSummary ?? 0)} | ${f(median(r.runs.map((x) => x.atSink.meanOpen)), 1)}; ${at((a) => a.maxOpen)} |`,
+    );
+  }
+  out.push('');
+  return out;
+}
 for (const w of results.workloads) {
+  if (OWN_CONTENDERS.has(w.workload)) {
+    lines.push(...shardTable(w));
+    continue;
+  }
   const s = w.summary;
   lines.push(`### Workload ${w.workload}: ${w.title}`);
   lines.push('');

@@ -3,8 +3,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-export async function startSink() {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./sink.mjs', import.meta.url))], {
+// shards: a stream of that many shards with real ShardIds, ListShards and DescribeStreamSummary
+// (sink.mjs --shards); latencyMs: every answer that much later (sink.mjs --latency-ms).
+export async function startSink({ shards, latencyMs } = {}) {
+  const args = [
+    fileURLToPath(new URL('./sink.mjs', import.meta.url)),
+    ...(shards ? ['--shards', String(shards)] : []),
+    ...(latencyMs ? ['--latency-ms', String(latencyMs)] : []),
+  ];
+  const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [line] = await once(child.stdout, 'data');

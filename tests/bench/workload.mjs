@@ -22,7 +22,39 @@ export const WORKLOADS = {
     count: 200_000,
     transport: 'sink',
   },
+  // Issue 13. The same 200,000 events, their key `id` one of 1,000 (events.mjs), to a sink of 4
+  // shards with real ShardIds, ListShards and DescribeStreamSummary (sink.mjs --shards 4).
+  5: {
+    title: 'shard-aware: aggregation off and on, ~250 B events, 1,000 keys, 4-shard sink over HTTP, maxInFlight 4',
+    bytes: 250,
+    count: 200_000,
+    transport: 'sink',
+    keys: 1000,
+    shards: 4,
+    latencyMs: 0,
+    fullWarmup: true,
+    contenders: ['kinesis-batch', 'kinesis-batch (aggregate)'],
+  },
+  6: {
+    title: "shard-aware: ordering's cost, ~250 B events, 1,000 keys, 4-shard sink answering after 20 ms, maxInFlight 4",
+    bytes: 250,
+    count: 200_000,
+    transport: 'sink',
+    keys: 1000,
+    shards: 4,
+    latencyMs: 20,
+    fullWarmup: true,
+    contenders: [
+      'kinesis-batch',
+      'kinesis-batch (aggregate)',
+      'kinesis-batch (ordered)',
+      'kinesis-batch (ordered, aggregate)',
+    ],
+  },
 };
+const shardVariant = (name) => async () => ({
+  run: (await import('./contenders/kinesis-batch-shard.mjs')).VARIANTS[name],
+});
 
 const CONTENDERS = {
   baseline: () => import('./contenders/baseline.mjs'),
@@ -37,6 +69,10 @@ const CONTENDERS = {
   'kb-B': () => import('./contenders/kinesis-batch.mjs?B'),
   'kb-A (bulk)': () => import('./contenders/kinesis-batch-bulk.mjs?A'),
   'kb-B (bulk)': () => import('./contenders/kinesis-batch-bulk.mjs?B'),
+  // Workloads 5-6: the shard-aware options (contenders/kinesis-batch-shard.mjs).
+  'kinesis-batch (aggregate)': shardVariant('kinesis-batch (aggregate)'),
+  'kinesis-batch (ordered)': shardVariant('kinesis-batch (ordered)'),
+  'kinesis-batch (ordered, aggregate)': shardVariant('kinesis-batch (ordered, aggregate)'),
 };
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -46,15 +82,16 @@ const { values } = parseArgs({
     workload: { type: 'string' },
     count: { type: 'string' },
     rounds: { type: 'string', default: '3' },
-    contenders: { type: 'string', default: Object.keys(CONTENDERS).join(',') },
+    // Default: the workload's own list (workloads 5-6), else every contender.
+    contenders: { type: 'string' },
   },
 });
 const spec = WORKLOADS[values.workload];
-if (!spec) throw new Error('--workload 1|2|3|4');
+if (!spec) throw new Error(`--workload ${Object.keys(WORKLOADS).join('|')}`);
 const count = Number(values.count ?? spec.count);
 const rounds = Number(values.rounds);
-const names = values.contenders.split(',');
-const gen = eventsOf(spec.bytes);
+const names = values.contenders?.split(',') ?? spec.contenders ?? Object.keys(CONTENDERS);
+const gen = eventsOf(spec.bytes, { keys: spec.keys });
 const gc = globalThis.gc ?? (() => {});
 
 const contenders = [];
@@ -68,7 +105,7 @@ let target;
 if (spec.transport === 'noop') {
   target = { answers: cannedAnswers(recordJsonLength(spec.bytes, gen.keyBytes)) };
 } else {
-  sink = await startSink();
+  sink = await startSink({ shards: spec.shards, latencyMs: spec.latencyMs });
   target = { url: sink.url };
 }
 
@@ -88,18 +125,37 @@ async function measure(contender, n) {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   onRequest();
+  let atSink;
   if (sink && requests > 0) {
     const s = await sink.stats();
     if (s.records !== n || s.rejected !== 0)
       throw new Error(`${contender.name}: the sink took ${s.records} of ${n} records, rejected ${s.rejected} requests`);
+    // What the stream saw (workloads 5-6): PutRecords requests, Kinesis records, aggregates,
+    // 25 KB PUT payload units, data + key bytes, control-plane calls, and how many PutRecords
+    // were open at the sink at once (the most; the mean over the run's wall time).
+    if (spec.shards) {
+      const { requests: putRecords, kinesisRecords, aggregates, units, dataBytes, control, maxOpen, openMs } = s;
+      atSink = {
+        putRecords,
+        kinesisRecords,
+        aggregates,
+        units,
+        dataBytes,
+        control,
+        maxOpen,
+        meanOpen: openMs / wallMs,
+      };
+    }
   }
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssBefore, rssPeak: peak, requests };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssBefore, rssPeak: peak, requests, atSink };
 }
 
 const results = Object.fromEntries(contenders.map((c) => [c.name, []]));
 try {
-  // Warm-up: JIT, wasm tier-up, sockets.
-  for (const c of contenders) await measure(c, Math.max(1, Math.floor(count / 10)));
+  // Warm-up: JIT, wasm tier-up, sockets. Workloads 5-6 warm up at full size: a process's first
+  // full aggregated run grows the wasm memory (to about 180 MiB) and is 2-3 times slower.
+  const warmup = spec.fullWarmup ? count : Math.max(1, Math.floor(count / 10));
+  for (const c of contenders) await measure(c, warmup);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < contenders.length; k++) {
       const c = contenders[(k + r) % contenders.length];
@@ -128,6 +184,7 @@ for (const [name, runs] of Object.entries(results)) {
     peakRssMB: median(runs.map((x) => x.rssPeak)) / 2 ** 20,
     rssGrowthMB: median(runs.map((x) => x.rssPeak - x.rssBefore)) / 2 ** 20,
     requests: runs[0].requests,
+    ...(runs[0].atSink ? { atSink: runs[0].atSink } : {}),
     runs,
   };
 }

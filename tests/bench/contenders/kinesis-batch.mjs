@@ -13,8 +13,9 @@ const { KinesisBatchDispatcher } = await import(
   pkgDir ? pathToFileURL(`${pkgDir}/node.js`).href : '../../../pkg/node.js'
 );
 
-/** The contender's loop over any build's KinesisBatchDispatcher (kinesis-batch-before.mjs reuses it). */
-export function runWith(Dispatcher, label) {
+/** The contender's loop over any build's KinesisBatchDispatcher (kinesis-batch-before.mjs reuses it);
+ * `extra`: more options (kinesis-batch-shard.mjs: aggregate, ordered). */
+export function runWith(Dispatcher, label, extra = {}) {
   return async ({ gen, count, target, onRequest, maxInFlight = 4 }) => {
     // Over HTTP, the build's default transport (as the SDK contender uses its own); RSS is then
     // sampled as requests settle (onProgress) instead of in the transport.
@@ -28,6 +29,7 @@ export function runWith(Dispatcher, label) {
       ...transport,
       partitionKeyIdentifier: 'id',
       maxInFlight,
+      ...extra,
       // KB_MAX_BUFFERED (development): another maxBufferedBytes than the default.
       ...(process.env.KB_MAX_BUFFERED ? { maxBufferedBytes: Number(process.env.KB_MAX_BUFFERED) } : {}),
     });
