@@ -467,7 +467,7 @@ impl Dispatcher {
         }
         self.close_if_waited(now_ms);
         let batch = match &mut self.stage {
-            Some(stage) => stage.take_batch(&self.config.limits, now_ms),
+            Some(stage) => stage.take_batch(&self.config.limits, now_ms, self.config.max_in_flight),
             None => self.take_due_retry(now_ms).or_else(|| self.packer.pop_ready()),
         }?;
         let request = self.send(batch, now_ms, credentials);
@@ -611,7 +611,16 @@ impl Dispatcher {
             }
             record.attempts += 1;
         }
+        // Aggregates are rendered only while their request is built.
+        for record in &mut batch.records {
+            if let Some(json) = record.render_aggregate() {
+                record.json = json;
+            }
+        }
         let body = put_records_body(&self.config.stream, batch.records.iter().map(|r| r.json.as_str()));
+        for record in batch.records.iter_mut().filter(|r| r.is_aggregate()) {
+            record.json = String::new();
+        }
         let endpoint = self.config.endpoint.clone();
         let request = self.signed(request::TARGET, body, &endpoint, now_ms, credentials, batch.records.len(), batch.bytes);
         self.progress.requests += 1;

@@ -206,7 +206,7 @@ impl Planner {
             }
             self.batches.push(batch);
         }
-        while let Some(Batch { records, bytes }) = self.stage.as_mut().and_then(|s| s.take_batch(&self.limits, 0)) {
+        while let Some(Batch { records, bytes }) = self.stage.as_mut().and_then(|s| s.take_batch(&self.limits, 0, 1)) {
             let mut batch = PlannedBatch { indices: Vec::new(), partition_keys: Vec::new(), kinesis_sizes: Vec::new(), bytes };
             for r in records {
                 // Staged records always carry their placement.

@@ -148,7 +148,6 @@ impl Stage {
     /// Puts a record in its group: in the open aggregate, or queued as it is.
     pub fn place(&mut self, record: UserRecord, map: Option<&ShardMap>, limits: &Limits) {
         let key = group_of(&record, map);
-        let by_shard = matches!(key, GroupKey::Shard(_));
         let limit = self.config.max_aggregate_bytes.min(limits.record_ceiling());
         let group = self.groups.entry(key.clone()).or_default();
         if !self.config.aggregate {
@@ -164,7 +163,7 @@ impl Stage {
         // never share an aggregate.
         let mixed = group.open.first().is_some_and(|f| f.explicit_hash_key.is_some() != record.explicit_hash_key.is_some());
         if !group.open.is_empty() && (mixed || !fits(group, &record)) {
-            close_open(group, &key, by_shard, &mut self.queued, &mut self.queued_bytes);
+            close_open(group, &key, &mut self.queued, &mut self.queued_bytes);
         }
         if !fits(group, &record) {
             // Too big to share an aggregate: it goes on its own, in its group's order.
@@ -180,8 +179,7 @@ impl Stage {
         let keys: Vec<GroupKey> = self.groups.iter().filter(|(_, g)| !g.open.is_empty()).map(|(k, _)| k.clone()).collect();
         for key in keys {
             if let Some(group) = self.groups.get_mut(&key) {
-                let by_shard = matches!(key, GroupKey::Shard(_));
-                close_open(group, &key, by_shard, &mut self.queued, &mut self.queued_bytes);
+                close_open(group, &key, &mut self.queued, &mut self.queued_bytes);
             }
         }
         self.force = true;
@@ -213,10 +211,19 @@ impl Stage {
     }
 
     /// The next batch to send now, if one should go.
-    pub fn take_batch(&mut self, limits: &Limits, now_ms: u64) -> Option<Batch<Record>> {
+    /// With `ordered`, a batch takes from about 1 / `max_in_flight` of the shards that can
+    /// send, so that requests to different shards overlap (each shard has one in flight).
+    pub fn take_batch(&mut self, limits: &Limits, now_ms: u64, max_in_flight: usize) -> Option<Batch<Record>> {
         if !self.ready(limits) {
             return None;
         }
+        let spread = if self.config.ordered {
+            let sendable = self.groups.values().filter(|g| self.can_send_from(g, now_ms)).count();
+            sendable.div_ceil(max_in_flight.max(1)).max(1)
+        } else {
+            usize::MAX
+        };
+        let mut groups_taken = 0;
         let mut batch = Batch { records: Vec::new(), bytes: 0 };
         let keys: Vec<GroupKey> = match &self.cursor {
             Some(c) => {
@@ -226,7 +233,7 @@ impl Stage {
             None => self.groups.keys().cloned().collect(),
         };
         for key in keys {
-            if batch.records.len() >= limits.max_batch_size {
+            if batch.records.len() >= limits.max_batch_size || groups_taken >= spread {
                 break;
             }
             let Some(group) = self.groups.get(&key) else { continue };
@@ -271,6 +278,7 @@ impl Stage {
                 batch.bytes += record.size;
                 batch.records.push(record);
             }
+            groups_taken += 1;
             self.cursor = Some(key);
         }
         if self.queued == 0 && self.unplaced.is_empty() && self.groups.values().all(|g| g.open.is_empty()) {
@@ -310,11 +318,12 @@ impl Stage {
     }
 
     /// Puts records back at the front of their groups, in their order, to go again after `at`.
+    /// They were sent once: they go without waiting for a full batch.
     pub fn requeue(&mut self, records: Vec<Record>, at: u64) {
+        self.force = true;
         for record in records.into_iter().rev() {
             let Some(key) = record.group().cloned() else { continue };
             let group = self.groups.entry(key).or_default();
-            group.in_flight = group.in_flight.saturating_sub(1);
             group.retry_at = group.retry_at.max(at);
             self.queued += 1;
             self.queued_bytes += record.size;
@@ -416,33 +425,46 @@ fn push_unit(group: &mut Group, record: Record, queued: &mut usize, queued_bytes
 
 /// Closes a group's open aggregate: one record goes raw, more go as one aggregated record whose
 /// keys send it to the shard its records were predicted for.
-fn close_open(group: &mut Group, key: &GroupKey, by_shard: bool, queued: &mut usize, queued_bytes: &mut usize) {
+fn close_open(group: &mut Group, key: &GroupKey, queued: &mut usize, queued_bytes: &mut usize) {
     let inner = std::mem::take(&mut group.open);
-    group.open_size = AggregateSize::default();
+    let data_bytes = std::mem::take(&mut group.open_size).data_bytes();
     let record = match inner.len() {
         0 => return,
         1 => raw(inner.into_iter().next().expect("one"), key.clone()),
         _ => {
-            let data = aggregate::encode(inner.iter().map(|r| Part {
-                partition_key: &r.partition_key,
-                explicit_hash_key: r.explicit_hash_key.as_deref(),
-                data: &r.data,
-            }));
-            let first = &inner[0];
-            let partition_key = first.partition_key.clone();
-            // By shard: the first record's hash key, inside the predicted shard's range. By key:
-            // the records' own explicit hash key, the same for all of them.
-            let explicit_hash_key = if by_shard { Some(decimal(first.hash_key)) } else { first.explicit_hash_key.clone() };
-            let rendered = render_record(&data, &partition_key, explicit_hash_key.as_deref());
+            let partition_key = inner[0].partition_key.clone();
             Record {
-                id: first.id,
-                json: rendered.json,
-                size: rendered.size,
+                id: inner[0].id,
+                // Rendered when sent (`Record::render`): held as its records' data alone.
+                json: String::new(),
+                size: data_bytes + partition_key.len(),
                 partition_key,
                 attempts: 0,
-                placement: Some(Box::new(Placement { group: key.clone(), hash_key: first.hash_key, inner })),
+                placement: Some(Box::new(Placement { group: key.clone(), hash_key: inner[0].hash_key, inner })),
             }
         }
     };
     push_unit(group, record, queued, queued_bytes);
+}
+
+impl Record {
+    /// The PutRecords entry of an aggregate, whose keys send it to the shard its records were
+    /// predicted for. By shard: the first record's hash key, inside that shard's range. By key:
+    /// the records' own explicit hash key, the same for all of them.
+    pub fn render_aggregate(&self) -> Option<String> {
+        let placement = self.placement.as_ref().filter(|p| !p.inner.is_empty())?;
+        let data = aggregate::encode(placement.inner.iter().map(|r| Part {
+            partition_key: &r.partition_key,
+            explicit_hash_key: r.explicit_hash_key.as_deref(),
+            data: &r.data,
+        }));
+        let first = &placement.inner[0];
+        let explicit_hash_key = match placement.group {
+            GroupKey::Shard(_) => Some(decimal(first.hash_key)),
+            GroupKey::Key(_) => first.explicit_hash_key.clone(),
+        };
+        let rendered = render_record(&data, &self.partition_key, explicit_hash_key.as_deref());
+        debug_assert_eq!(rendered.size, self.size, "the running size is the encoded size");
+        Some(rendered.json)
+    }
 }

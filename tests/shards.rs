@@ -51,6 +51,8 @@ struct Kinesis {
     /// After this many PutRecords requests, the stream is resharded to `reshard_to` shards.
     reshard_after: Option<(usize, u32)>,
     put_records_requests: usize,
+    /// Every n-th PutRecords request answers 500 (0: none).
+    status_500_every: usize,
 }
 
 impl Kinesis {
@@ -109,6 +111,9 @@ impl Kinesis {
             },
             "PutRecords" => {
                 self.put_records_requests += 1;
+                if self.status_500_every > 0 && self.put_records_requests % self.status_500_every == 0 {
+                    return (500, r#"{"__type":"InternalFailure","message":"try again"}"#.into());
+                }
                 let entries: Vec<Value> = body["Records"]
                     .as_array()
                     .unwrap()
@@ -599,4 +604,20 @@ fn planning_with_aggregation_yields_the_kinesis_records_the_engine_sends() {
         assert_eq!(shard.payload_units, on.iter().map(|s| payload_units(*s)).sum::<usize>());
     }
     assert_eq!(plan.batches.iter().map(|b| b.indices.len()).sum::<usize>(), 3_000);
+}
+
+#[test]
+fn a_request_that_fails_after_the_flush_took_everything_is_sent_again() {
+    // Regression: retried records waited for a full batch once the flush's urge had been spent,
+    // and the flush never ended.
+    for (aggregate, ordered, rate) in [(true, false, None), (false, true, None), (false, false, Some(1.0)), (true, true, None)] {
+        let mut kinesis = Kinesis::with_shards(2);
+        kinesis.status_500_every = 2;
+        let mut run = start(Setup {
+            options: Options { aggregate: Some(aggregate), ordered: Some(ordered), shard_rate_limit: rate, ..options() },
+            kinesis,
+        });
+        let (sent, failed) = run.deliver(50, 5, 100);
+        assert_eq!((sent, failed), (50, 0), "aggregate {aggregate} ordered {ordered} rate {rate:?}");
+    }
 }
