@@ -360,7 +360,7 @@ impl Dispatcher {
             let was_empty = !stage.holds_records();
             match (&self.shard_map, self.map_failed, &self.map_fetch) {
                 (Some(_), _, None) | (None, true, None) => stage.place(user, self.shard_map.as_ref(), &self.config.limits),
-                _ => stage.unplaced.push_back(user),
+                _ => stage.unplaced.push(user),
             }
             if was_empty {
                 self.open_since_ms = Some(now_ms);
@@ -905,8 +905,8 @@ impl Dispatcher {
         self.progress.in_flight = self.in_flight.len() as u64;
         if let (Some(stage), Some(batch)) = (&mut self.stage, &batch) {
             for record in &batch.records {
-                if let Some(group) = record.group() {
-                    stage.ended(group);
+                if let Some(placement) = record.placement.as_deref() {
+                    stage.ended(placement);
                 }
             }
         }
@@ -1115,8 +1115,8 @@ impl Dispatcher {
         crate::insertion_sort_by(&mut in_flight, |a, b| a.0 < b.0);
         if let Some(stage) = &mut self.stage {
             for record in in_flight.iter().flat_map(|(_, b)| &b.records) {
-                if let Some(group) = record.group() {
-                    stage.ended(group);
+                if let Some(placement) = record.placement.as_deref() {
+                    stage.ended(placement);
                 }
             }
         }

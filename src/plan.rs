@@ -212,7 +212,7 @@ impl Planner {
                 // Staged records always carry their placement.
                 let Some(placement) = r.placement else { continue };
                 if let Some(stage) = &mut self.stage {
-                    stage.ended(&placement.group);
+                    stage.ended(&placement);
                 }
                 self.sent(self.map.as_ref().and_then(|m| m.index_of(placement.hash_key)), r.size);
                 batch.kinesis_sizes.push(r.size);

@@ -4,7 +4,7 @@
 //!
 //! Without those options the dispatcher packs with `packing::Packer` alone.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::aggregate::{self, AggregateSize, Part};
 use crate::dispatcher::RecordId;
@@ -40,17 +40,24 @@ pub fn hash_key_for(partition_key: &str, explicit_hash_key: Option<&str>) -> u12
 }
 
 /// Which group a record waits in: a shard of the map (by id, stable across map refreshes), or,
-/// without a map, its own partition and explicit hash keys.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// without a map, its own partition and explicit hash keys (beyond `MAX_KEY_GROUPS` keys, one
+/// shared group whose records go unaggregated).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupKey {
     Shard(String),
     Key(String),
+    Overflow,
 }
+
+/// Groups of records by key, without a shard map; each is looked for by a scan.
+const MAX_KEY_GROUPS: usize = 1024;
 
 /// What a shard-aware Kinesis record carries beyond a plain one.
 #[derive(Debug)]
 pub struct Placement {
     pub group: GroupKey,
+    /// Where `group` was in the stage's list when the record was placed (checked before use).
+    slot: usize,
     /// The hash key the record is sent with (for a raw record, its own).
     pub hash_key: u128,
     /// The user records of an aggregate; empty for a raw record.
@@ -85,8 +92,8 @@ impl Record {
     }
 }
 
-#[derive(Default)]
 struct Group {
+    key: GroupKey,
     /// The aggregate being built (aggregation on).
     open: Vec<UserRecord>,
     open_size: AggregateSize,
@@ -101,6 +108,18 @@ struct Group {
 }
 
 impl Group {
+    fn new(key: GroupKey) -> Self {
+        Self {
+            key,
+            open: Vec::new(),
+            open_size: AggregateSize::default(),
+            queue: VecDeque::new(),
+            in_flight: 0,
+            retry_at: 0,
+            window: (0, 0, 0),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.open.is_empty() && self.queue.is_empty() && self.in_flight == 0
     }
@@ -125,33 +144,92 @@ impl StageConfig {
 
 pub struct Stage {
     config: StageConfig,
-    groups: BTreeMap<GroupKey, Group>,
+    /// In no particular order; a `Vec` scanned round-robin (a map type costs 5 to 15 KB of wasm).
+    groups: Vec<Group>,
+    /// Slot in `groups` of each shard of the map in use, by the map's index.
+    shard_slots: Vec<usize>,
     /// Records waiting for the shard map.
-    pub unplaced: VecDeque<UserRecord>,
+    pub unplaced: Vec<UserRecord>,
     /// Send everything queued without waiting for full batches (flush, linger, back-pressure).
     force: bool,
     queued: usize,
     queued_bytes: usize,
     /// Round-robin start, so no shard starves when batches fill up.
-    cursor: Option<GroupKey>,
+    cursor: usize,
 }
 
 impl Stage {
     pub fn new(config: StageConfig) -> Self {
-        Self { config, groups: BTreeMap::new(), unplaced: VecDeque::new(), force: false, queued: 0, queued_bytes: 0, cursor: None }
+        Self {
+            config,
+            groups: Vec::new(),
+            shard_slots: Vec::new(),
+            unplaced: Vec::new(),
+            force: false,
+            queued: 0,
+            queued_bytes: 0,
+            cursor: 0,
+        }
     }
 
     pub fn config(&self) -> &StageConfig {
         &self.config
     }
 
+    /// The slot of the group a record with these keys goes to, made if missing.
+    fn slot_for(&mut self, hash_key: u128, partition_key: &str, explicit_hash_key: Option<&str>, map: Option<&ShardMap>) -> usize {
+        if let Some((index, shard)) = map.and_then(|m| m.index_of(hash_key).and_then(|i| Some((i, m.shard_id(i)?)))) {
+            if self.shard_slots.len() <= index {
+                self.shard_slots.resize(index + 1, usize::MAX);
+            }
+            let slot = self.shard_slots[index];
+            if slot < self.groups.len() && matches!(&self.groups[slot].key, GroupKey::Shard(s) if s == shard) {
+                return slot;
+            }
+            let key = GroupKey::Shard(shard.to_owned());
+            let slot = self.find(&key).unwrap_or_else(|| {
+                self.groups.push(Group::new(key));
+                self.groups.len() - 1
+            });
+            self.shard_slots[index] = slot;
+            return slot;
+        }
+        // Without a map only records with the same keys share an aggregate: always on one shard.
+        let name = format!("{partition_key}\u{0}{}", explicit_hash_key.unwrap_or(""));
+        let key_groups = self.groups.iter().filter(|g| matches!(g.key, GroupKey::Key(_))).count();
+        let key = if key_groups < MAX_KEY_GROUPS || self.find(&GroupKey::Key(name.clone())).is_some() {
+            GroupKey::Key(name)
+        } else {
+            GroupKey::Overflow
+        };
+        self.find(&key).unwrap_or_else(|| {
+            self.groups.push(Group::new(key));
+            self.groups.len() - 1
+        })
+    }
+
+    fn find(&self, key: &GroupKey) -> Option<usize> {
+        self.groups.iter().position(|g| g.key == *key)
+    }
+
+    /// The slot of a placed record's group, if it is still there.
+    fn slot_of(&self, placement: &Placement) -> Option<usize> {
+        match self.groups.get(placement.slot) {
+            Some(g) if g.key == placement.group => Some(placement.slot),
+            _ => self.find(&placement.group),
+        }
+    }
+
     /// Puts a record in its group: in the open aggregate, or queued as it is.
     pub fn place(&mut self, record: UserRecord, map: Option<&ShardMap>, limits: &Limits) {
-        let key = group_of(&record, map);
+        let slot = self.slot_for(record.hash_key, &record.partition_key, record.explicit_hash_key.as_deref(), map);
         let limit = self.config.max_aggregate_bytes.min(limits.record_ceiling());
-        let group = self.groups.entry(key.clone()).or_default();
-        if !self.config.aggregate {
-            push_unit(group, raw(record, key), &mut self.queued, &mut self.queued_bytes);
+        let aggregate = self.config.aggregate;
+        let (queued, queued_bytes) = (&mut self.queued, &mut self.queued_bytes);
+        let group = &mut self.groups[slot];
+        if !aggregate || group.key == GroupKey::Overflow {
+            let unit = raw(record, group.key.clone(), slot);
+            push_unit(group, unit, queued, queued_bytes);
             return;
         }
         let fits = |g: &Group, r: &UserRecord| {
@@ -163,11 +241,12 @@ impl Stage {
         // never share an aggregate.
         let mixed = group.open.first().is_some_and(|f| f.explicit_hash_key.is_some() != record.explicit_hash_key.is_some());
         if !group.open.is_empty() && (mixed || !fits(group, &record)) {
-            close_open(group, &key, &mut self.queued, &mut self.queued_bytes);
+            close_open(group, slot, queued, queued_bytes);
         }
         if !fits(group, &record) {
             // Too big to share an aggregate: it goes on its own, in its group's order.
-            push_unit(group, raw(record, key), &mut self.queued, &mut self.queued_bytes);
+            let unit = raw(record, group.key.clone(), slot);
+            push_unit(group, unit, queued, queued_bytes);
             return;
         }
         group.open_size.add(&record.partition_key, record.explicit_hash_key.as_deref(), record.data.len());
@@ -176,11 +255,8 @@ impl Stage {
 
     /// Closes every open aggregate and sends what is queued without waiting for full batches.
     pub fn force(&mut self) {
-        let keys: Vec<GroupKey> = self.groups.iter().filter(|(_, g)| !g.open.is_empty()).map(|(k, _)| k.clone()).collect();
-        for key in keys {
-            if let Some(group) = self.groups.get_mut(&key) {
-                close_open(group, &key, &mut self.queued, &mut self.queued_bytes);
-            }
+        for (slot, group) in self.groups.iter_mut().enumerate() {
+            close_open(group, slot, &mut self.queued, &mut self.queued_bytes);
         }
         self.force = true;
     }
@@ -192,11 +268,11 @@ impl Stage {
 
     /// Whether anything is open or queued (not in flight).
     pub fn holds_records(&self) -> bool {
-        self.queued > 0 || !self.unplaced.is_empty() || self.groups.values().any(|g| !g.open.is_empty())
+        self.queued > 0 || !self.unplaced.is_empty() || self.groups.iter().any(|g| !g.open.is_empty())
     }
 
     pub fn has_ready(&self, limits: &Limits, now_ms: u64) -> bool {
-        self.ready(limits) && self.groups.values().any(|g| self.can_send_from(g, now_ms))
+        self.ready(limits) && self.groups.iter().any(|g| self.can_send_from(g, now_ms))
     }
 
     fn can_send_from(&self, g: &Group, now_ms: u64) -> bool {
@@ -205,7 +281,8 @@ impl Stage {
     }
 
     fn rate_allows(&self, g: &Group, size: usize, now_ms: u64) -> bool {
-        let Some((records, bytes)) = self.config.rate else { return true };
+        // Without a map there are no shards to count for: the limiter is off.
+        let Some((records, bytes)) = self.config.rate.filter(|_| matches!(g.key, GroupKey::Shard(_))) else { return true };
         let (second, sent, sent_bytes) = g.window;
         second != now_ms / 1000 || sent == 0 || (sent < records && sent_bytes + size <= bytes)
     }
@@ -218,37 +295,33 @@ impl Stage {
             return None;
         }
         let spread = if self.config.ordered {
-            let sendable = self.groups.values().filter(|g| self.can_send_from(g, now_ms)).count();
+            let sendable = self.groups.iter().filter(|g| self.can_send_from(g, now_ms)).count();
             sendable.div_ceil(max_in_flight.max(1)).max(1)
         } else {
             usize::MAX
         };
         let mut groups_taken = 0;
         let mut batch = Batch { records: Vec::new(), bytes: 0 };
-        let keys: Vec<GroupKey> = match &self.cursor {
-            Some(c) => {
-                let after = self.groups.range(c.clone()..).skip(1).map(|(k, _)| k.clone());
-                after.chain(self.groups.range(..=c.clone()).map(|(k, _)| k.clone())).collect()
-            }
-            None => self.groups.keys().cloned().collect(),
-        };
-        for key in keys {
+        let count = self.groups.len();
+        let ordered = self.config.ordered;
+        let start = self.cursor + 1;
+        for step in 0..count {
             if batch.records.len() >= limits.max_batch_size || groups_taken >= spread {
                 break;
             }
-            let Some(group) = self.groups.get(&key) else { continue };
-            if !self.can_send_from(group, now_ms) {
+            let slot = (start + step) % count;
+            if !self.can_send_from(&self.groups[slot], now_ms) {
                 continue;
             }
-            let (ordered, rate) = (self.config.ordered, self.config.rate);
-            let group = self.groups.get_mut(&key).expect("present");
+            let limited = self.config.rate.filter(|_| matches!(self.groups[slot].key, GroupKey::Shard(_)));
+            let group = &mut self.groups[slot];
             let mut keys_taken: Vec<String> = Vec::new();
             let mut took_aggregate = false;
             while let Some(front) = group.queue.front() {
                 if batch.records.len() >= limits.max_batch_size || batch.bytes + front.size > limits.max_request_bytes {
                     break;
                 }
-                if let Some((records, bytes)) = rate {
+                if let Some((records, bytes)) = limited {
                     let second = now_ms / 1000;
                     if group.window.0 != second {
                         group.window = (second, 0, 0);
@@ -279,9 +352,9 @@ impl Stage {
                 batch.records.push(record);
             }
             groups_taken += 1;
-            self.cursor = Some(key);
+            self.cursor = slot;
         }
-        if self.queued == 0 && self.unplaced.is_empty() && self.groups.values().all(|g| g.open.is_empty()) {
+        if self.queued == 0 && self.unplaced.is_empty() && self.groups.iter().all(|g| g.open.is_empty()) {
             self.force = false;
         }
         (!batch.records.is_empty()).then_some(batch)
@@ -293,7 +366,7 @@ impl Stage {
             return None;
         }
         self.groups
-            .values()
+            .iter()
             .filter(|g| !(g.queue.is_empty() || (self.config.ordered && g.in_flight > 0)))
             .map(|g| {
                 let mut at = g.retry_at;
@@ -308,13 +381,21 @@ impl Stage {
     }
 
     /// A record of `group` ended (acknowledged, failed or taken back for placing again).
-    pub fn ended(&mut self, group: &GroupKey) {
-        if let Some(g) = self.groups.get_mut(group) {
+    pub fn ended(&mut self, placement: &Placement) {
+        if let Some(slot) = self.slot_of(placement) {
+            let g = &mut self.groups[slot];
             g.in_flight = g.in_flight.saturating_sub(1);
-            if g.is_empty() && matches!(group, GroupKey::Key(_)) {
-                self.groups.remove(group);
-            }
         }
+        // Groups of keys come and go: drop the empty ones once they are many.
+        if self.groups.len() > 2 * self.shard_slots.len() + 64 {
+            self.groups.retain(|g| matches!(g.key, GroupKey::Shard(_)) || !g.is_empty());
+            self.reindex_shards();
+        }
+    }
+
+    fn reindex_shards(&mut self) {
+        self.shard_slots.clear();
+        self.cursor = 0;
     }
 
     /// Puts records back at the front of their groups, in their order, to go again after `at`.
@@ -322,8 +403,12 @@ impl Stage {
     pub fn requeue(&mut self, records: Vec<Record>, at: u64) {
         self.force = true;
         for record in records.into_iter().rev() {
-            let Some(key) = record.group().cloned() else { continue };
-            let group = self.groups.entry(key).or_default();
+            let Some(placement) = record.placement.as_deref() else { continue };
+            let slot = self.slot_of(placement).unwrap_or_else(|| {
+                self.groups.push(Group::new(placement.group.clone()));
+                self.groups.len() - 1
+            });
+            let group = &mut self.groups[slot];
             group.retry_at = group.retry_at.max(at);
             self.queued += 1;
             self.queued_bytes += record.size;
@@ -336,13 +421,14 @@ impl Stage {
     pub fn drain(&mut self) -> (Vec<Record>, Vec<UserRecord>) {
         let mut records = Vec::new();
         let mut users = Vec::new();
-        for group in self.groups.values_mut() {
+        for group in &mut self.groups {
             records.extend(group.queue.drain(..));
             users.append(&mut group.open);
             group.open_size = AggregateSize::default();
         }
-        users.extend(self.unplaced.drain(..));
-        self.groups.retain(|_, g| g.in_flight > 0);
+        users.append(&mut self.unplaced);
+        self.groups.retain(|g| g.in_flight > 0);
+        self.reindex_shards();
         self.queued = 0;
         self.queued_bytes = 0;
         self.force = false;
@@ -355,7 +441,7 @@ impl Stage {
         let force = self.force;
         let mut again: Vec<UserRecord> = Vec::new();
         let mut raws: Vec<Record> = Vec::new();
-        for group in self.groups.values_mut() {
+        for group in &mut self.groups {
             for record in group.queue.drain(..) {
                 match record.placement {
                     Some(p) if !p.inner.is_empty() => again.extend(p.inner),
@@ -365,17 +451,18 @@ impl Stage {
             again.append(&mut group.open);
             group.open_size = AggregateSize::default();
         }
-        self.groups.retain(|_, g| g.in_flight > 0);
+        self.groups.retain(|g| g.in_flight > 0);
+        self.reindex_shards();
         self.queued = 0;
         self.queued_bytes = 0;
         for mut record in raws {
-            if let Some(p) = record.placement.as_mut() {
-                p.group = group_of_hash(p.hash_key, &record.partition_key, None, map);
-                let group = self.groups.entry(p.group.clone()).or_default();
-                push_unit(group, record, &mut self.queued, &mut self.queued_bytes);
-            }
+            let Some(p) = record.placement.as_mut() else { continue };
+            let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
+            p.slot = slot;
+            p.group = self.groups[slot].key.clone();
+            push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
         }
-        again.extend(self.unplaced.drain(..));
+        again.append(&mut self.unplaced);
         crate::insertion_sort_by(&mut again, |a, b| a.id < b.id);
         for record in again {
             self.place(record, map, limits);
@@ -393,19 +480,7 @@ impl Stage {
     }
 }
 
-fn group_of(record: &UserRecord, map: Option<&ShardMap>) -> GroupKey {
-    group_of_hash(record.hash_key, &record.partition_key, record.explicit_hash_key.as_deref(), map)
-}
-
-fn group_of_hash(hash_key: u128, partition_key: &str, explicit_hash_key: Option<&str>, map: Option<&ShardMap>) -> GroupKey {
-    match map.and_then(|m| m.index_of(hash_key).and_then(|i| m.shard_id(i))) {
-        Some(shard) => GroupKey::Shard(shard.to_owned()),
-        // Without a map only records with the same keys share an aggregate: always on one shard.
-        None => GroupKey::Key(format!("{partition_key}\u{0}{}", explicit_hash_key.unwrap_or(""))),
-    }
-}
-
-fn raw(user: UserRecord, group: GroupKey) -> Record {
+fn raw(user: UserRecord, group: GroupKey, slot: usize) -> Record {
     let rendered = render_record(&user.data, &user.partition_key, user.explicit_hash_key.as_deref());
     Record {
         id: user.id,
@@ -413,7 +488,7 @@ fn raw(user: UserRecord, group: GroupKey) -> Record {
         size: rendered.size,
         partition_key: user.partition_key,
         attempts: 0,
-        placement: Some(Box::new(Placement { group, hash_key: user.hash_key, inner: Vec::new() })),
+        placement: Some(Box::new(Placement { group, slot, hash_key: user.hash_key, inner: Vec::new() })),
     }
 }
 
@@ -425,22 +500,22 @@ fn push_unit(group: &mut Group, record: Record, queued: &mut usize, queued_bytes
 
 /// Closes a group's open aggregate: one record goes raw, more go as one aggregated record whose
 /// keys send it to the shard its records were predicted for.
-fn close_open(group: &mut Group, key: &GroupKey, queued: &mut usize, queued_bytes: &mut usize) {
+fn close_open(group: &mut Group, slot: usize, queued: &mut usize, queued_bytes: &mut usize) {
     let inner = std::mem::take(&mut group.open);
     let data_bytes = std::mem::take(&mut group.open_size).data_bytes();
     let record = match inner.len() {
         0 => return,
-        1 => raw(inner.into_iter().next().expect("one"), key.clone()),
+        1 => raw(inner.into_iter().next().expect("one"), group.key.clone(), slot),
         _ => {
             let partition_key = inner[0].partition_key.clone();
             Record {
                 id: inner[0].id,
-                // Rendered when sent (`Record::render`): held as its records' data alone.
+                // Rendered when sent (`Record::render_aggregate`): held as its records' data alone.
                 json: String::new(),
                 size: data_bytes + partition_key.len(),
                 partition_key,
                 attempts: 0,
-                placement: Some(Box::new(Placement { group: key.clone(), hash_key: inner[0].hash_key, inner })),
+                placement: Some(Box::new(Placement { group: group.key.clone(), slot, hash_key: inner[0].hash_key, inner })),
             }
         }
     };
@@ -461,7 +536,7 @@ impl Record {
         let first = &placement.inner[0];
         let explicit_hash_key = match placement.group {
             GroupKey::Shard(_) => Some(decimal(first.hash_key)),
-            GroupKey::Key(_) => first.explicit_hash_key.clone(),
+            GroupKey::Key(_) | GroupKey::Overflow => first.explicit_hash_key.clone(),
         };
         let rendered = render_record(&data, &self.partition_key, explicit_hash_key.as_deref());
         debug_assert_eq!(rendered.size, self.size, "the running size is the encoded size");
