@@ -5,7 +5,6 @@
 //! counted exactly as the record is encoded, incrementally, so an aggregate never exceeds its
 //! limit: `encoded_len` of the message is the check in the tests.
 
-use md5::{Digest, Md5};
 use prost::encoding::encoded_len_varint;
 use prost::Message;
 
@@ -121,7 +120,7 @@ pub fn encode<'a>(parts: impl Iterator<Item = Part<'a>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(OVERHEAD + protobuf.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&protobuf);
-    out.extend_from_slice(&Md5::digest(&protobuf));
+    out.extend_from_slice(&crate::shard_map::md5(&protobuf));
     out
 }
 
@@ -139,7 +138,7 @@ fn table_index(table: &mut Vec<String>, key: &str) -> u64 {
 pub fn decode(data: &[u8]) -> Option<AggregatedRecord> {
     let body = data.strip_prefix(&MAGIC)?;
     let (protobuf, digest) = body.split_at(body.len().checked_sub(16)?);
-    if Md5::digest(protobuf).as_slice() != digest {
+    if crate::shard_map::md5(protobuf) != digest {
         return None;
     }
     AggregatedRecord::decode(protobuf).ok()

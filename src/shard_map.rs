@@ -4,7 +4,13 @@
 use md5::{Digest, Md5};
 
 pub fn hash_key_of(partition_key: &str) -> u128 {
-    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
+    u128::from_be_bytes(md5(partition_key.as_bytes()))
+}
+
+/// MD5, in one place: each `Md5::digest` call site instantiates the hasher again.
+#[inline(never)]
+pub fn md5(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
 }
 
 /// A hash key in decimal, as Kinesis writes it. Digit by digit: `u128`'s `Display` costs about

@@ -439,31 +439,21 @@ impl Stage {
     /// (aggregates are opened up), in its order.
     pub fn regroup(&mut self, map: Option<&ShardMap>, limits: &Limits) {
         let force = self.force;
-        let mut again: Vec<UserRecord> = Vec::new();
-        let mut raws: Vec<Record> = Vec::new();
-        for group in &mut self.groups {
-            for record in group.queue.drain(..) {
-                match record.placement {
-                    Some(p) if !p.inner.is_empty() => again.extend(p.inner),
-                    _ => raws.push(record),
+        let (records, mut again) = self.drain();
+        for mut record in records {
+            match record.placement.as_mut() {
+                Some(p) if !p.inner.is_empty() => again.append(&mut p.inner),
+                Some(p) => {
+                    let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
+                    p.slot = slot;
+                    p.group = self.groups[slot].key.clone();
+                    push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
                 }
+                None => {}
             }
-            again.append(&mut group.open);
-            group.open_size = AggregateSize::default();
         }
-        self.groups.retain(|g| g.in_flight > 0);
-        self.reindex_shards();
-        self.queued = 0;
-        self.queued_bytes = 0;
-        for mut record in raws {
-            let Some(p) = record.placement.as_mut() else { continue };
-            let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
-            p.slot = slot;
-            p.group = self.groups[slot].key.clone();
-            push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
-        }
-        again.append(&mut self.unplaced);
-        crate::insertion_sort_by(&mut again, |a, b| a.id < b.id);
+        // No sort needed: a key's records were in one group, in order, and those waiting for
+        // the map came after them (records sent again are already stored once).
         for record in again {
             self.place(record, map, limits);
         }

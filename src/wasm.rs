@@ -3,6 +3,7 @@
 //! the wasm, read the environment and encode payloads; every decision is made here or below.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -526,6 +527,12 @@ fn progress_value(p: EngineProgress) -> JsValue {
     to_js(&p)
 }
 
+/// One `future_to_promise` for every async method: each instantiation costs about 1 KB of wasm.
+fn promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: LocalFuture<'static, Result<JsValue, JsValue>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(boxed)
+}
+
 fn to_js<T: Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
 }
@@ -824,7 +831,7 @@ impl JsEngine {
         payload: JsValue,
     ) -> JsValue {
         let engine = self.engine.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             engine.wait_for_limits().await;
             let key = key_input(partition_key.as_deref(), canonical_json);
             if engine.submit(&data, key, explicit_hash_key.as_deref(), payload).map_err(submit_error)? {
@@ -842,7 +849,7 @@ impl JsEngine {
         let sequence = if options.is_object() { get(&options, "sequenceNumberForOrdering")?.as_string() } else { None };
         let engine = self.engine.clone();
         let data = data.to_vec();
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        Ok(promise(async move {
             let key = key_input(partition_key.as_deref(), false);
             match engine.put_record(&data, key, explicit_hash_key.as_deref(), sequence.as_deref()).await {
                 Ok(out) => {
@@ -866,7 +873,7 @@ impl JsEngine {
             return JsValue::UNDEFINED;
         }
         let engine = self.engine.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             engine.wait_for_room().await;
             Ok(JsValue::UNDEFINED)
         })
@@ -877,7 +884,7 @@ impl JsEngine {
     // errorMessage, attempts }] }` once every record accepted before the call has ended.
     pub fn flush(&self) -> Promise {
         let engine = self.engine.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(&JsReport::from(engine.flush().await))) })
+        promise(async move { Ok(to_js(&JsReport::from(engine.flush().await))) })
     }
 
     // Flushes, then refuses later submits with the code `Closed`; resolves to the last report.
