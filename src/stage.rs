@@ -436,26 +436,28 @@ impl Stage {
     }
 
     /// After the shard map changed: every record not in flight is placed again under `map`
-    /// (aggregates are opened up), in its order.
+    /// (aggregates are opened up), each key's records in their order: a group's closed records
+    /// before its open ones, and records waiting for the map (newer, or sent once already) last.
     pub fn regroup(&mut self, map: Option<&ShardMap>, limits: &Limits) {
         let force = self.force;
-        let (records, mut again) = self.drain();
+        let (records, again) = self.drain();
         for mut record in records {
-            match record.placement.as_mut() {
-                Some(p) if !p.inner.is_empty() => again.append(&mut p.inner),
-                Some(p) => {
-                    let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
-                    p.slot = slot;
-                    p.group = self.groups[slot].key.clone();
-                    push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
+            let Some(p) = record.placement.as_mut() else { continue };
+            if !p.inner.is_empty() {
+                for user in std::mem::take(&mut p.inner) {
+                    self.place(user, map, limits);
                 }
-                None => {}
+                continue;
             }
+            let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
+            p.slot = slot;
+            p.group = self.groups[slot].key.clone();
+            // What was placed before it goes before it.
+            close_open(&mut self.groups[slot], slot, &mut self.queued, &mut self.queued_bytes);
+            push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
         }
-        // No sort needed: a key's records were in one group, in order, and those waiting for
-        // the map came after them (records sent again are already stored once).
-        for record in again {
-            self.place(record, map, limits);
+        for user in again {
+            self.place(user, map, limits);
         }
         if force {
             self.force();

@@ -463,12 +463,21 @@ fn ordered_keeps_each_keys_order_under_partial_failures() {
     for aggregate in [true, false] {
         let mut kinesis = Kinesis::with_shards(4);
         kinesis.fail_every = 7;
+        // A reshard midway: the map is listed again and what waits is placed again.
+        kinesis.reshard_after = Some((5, 6));
         let mut run = start(Setup {
-            options: Options { ordered: Some(true), aggregate: Some(aggregate), max_in_flight: Some(8.0), ..options() },
+            options: Options {
+                ordered: Some(true),
+                aggregate: Some(aggregate),
+                max_in_flight: Some(8.0),
+                max_aggregate_bytes: Some(2_000.0),
+                ..options()
+            },
             kinesis,
         });
         let (sent, failed) = run.deliver(3_000, 20, 120);
         assert_eq!((sent, failed), (3_000, 0));
+        assert!(run.kinesis.borrow().by_target["ListShards"] >= 2 + 3, "listed again after the reshard");
         assert_first_copies_in_order(&run.kinesis.borrow(), 3_000);
     }
     // The control: without `ordered`, the same faults break some key's order.
