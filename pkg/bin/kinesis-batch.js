@@ -63,6 +63,8 @@ plan options:
   --shards N                count records and bytes per shard of a stream of N evenly
                             split shards (as CreateStream makes them)
   --batches                 list every batch (default: a summary)
+  --aggregate               plan KPL aggregation over the --shards map (without --shards,
+                            records with the same key only): Kinesis records and 25 KB units
 
 preview options:
   --port N                  port to listen on (default 8080; 0: any free port)
@@ -105,6 +107,7 @@ const PLAN_OPTIONS = {
   ...COMMON_OPTIONS,
   shards: { type: 'string' },
   batches: { type: 'boolean' },
+  aggregate: { type: 'boolean' },
 };
 
 // Library option name → CLI flag, to word errors the way the user typed them.
@@ -590,7 +593,8 @@ async function plan(values, positionals) {
   }
   let planner;
   try {
-    planner = new Plan({ partitionKeyIdentifier: field, ...limits.given });
+    const aggregation = values.aggregate ? { aggregate: true, shardCount: shards } : {};
+    planner = new Plan({ partitionKeyIdentifier: field, ...limits.given, ...aggregation });
   } catch (error) {
     throw asError(error);
   }
@@ -643,6 +647,8 @@ async function plan(values, positionals) {
       maxRequestBytes: limits.resolved.maxRequestBytes,
     },
     perBatch: { records: stats(batches.map((b) => b.records)), bytes: stats(batches.map((b) => b.bytes)) },
+    kinesisRecords: result.kinesisRecords,
+    payloadUnits: result.payloadUnits,
   };
   if (shards !== undefined) {
     const recordsPerShard = new Array(shards).fill(0);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startKinesalite, readAllRecords, freePort } from '../support/servers.mjs';
+import { deaggregateNpm } from '../support/deaggregate.mjs';
 import { planBatches, shardIndexFor } from '../../pkg/node.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ const ENV = {
   AWS_REGION: 'us-east-1',
 };
 
-const STREAMS = { file: 2, stdin: 4, bad: 1, failed: 1, refed: 2, interrupt: 1, tty: 1 };
+const STREAMS = { file: 2, stdin: 4, bad: 1, failed: 1, refed: 2, interrupt: 1, tty: 1, aggregated: 2 };
 let kinesalite;
 let tmp;
 
@@ -570,6 +571,46 @@ describe('kinesis-batch plan', () => {
     assert.equal(r.summary.batchList, undefined);
     assert.equal(r.summary.recordsPerShard, undefined);
     assert.deepEqual(r.summary.rejectedLines, []);
+  });
+
+  test('put --aggregate --ordered: the lines come back through an independent decoder, in order per key', async () => {
+    const lines = sampleLines(600, 'agg');
+    const file = writeInput('agg.ndjson', `${lines.join('\n')}\n`);
+    const r = await runCli([
+      'put',
+      'aggregated',
+      file,
+      '--endpoint',
+      kinesalite.endpoint,
+      '--partition-key',
+      'id',
+      '--aggregate',
+      '--ordered',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.summary.sent, 600);
+    const stored = await readBack('aggregated');
+    assert.ok(stored.length < 60, `${stored.length} Kinesis records for 600 lines`);
+    const users = await deaggregateNpm(stored);
+    assert.deepEqual(
+      pairs(users.map((u) => [u.partitionKey, u.data.toString('utf8')])),
+      pairs(lines.map((line) => [JSON.parse(line).id, line])),
+    );
+  });
+
+  test('plan --aggregate --shards: Kinesis records and 25 KB units, as planBatches counts them', async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => JSON.stringify({ id: `k${i % 7}`, i }));
+    const r = await runCli(['plan', '--partition-key', 'id', '--shards', '2', '--aggregate'], {
+      input: `${lines.join('\n')}\n`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const expected = planBatches(lines, { partitionKeyIdentifier: 'id', aggregate: true, shardCount: 2 });
+    assert.equal(r.summary.records, 400);
+    assert.equal(r.summary.kinesisRecords, expected.kinesisRecords);
+    assert.equal(r.summary.payloadUnits, expected.payloadUnits);
+    assert.ok(r.summary.kinesisRecords <= 2, 'one aggregate per shard');
+    const plain = await runCli(['plan', '--partition-key', 'id'], { input: `${lines.join('\n')}\n` });
+    assert.equal(plain.summary.kinesisRecords, 400);
   });
 
   test('plan needs no network and no credentials', async () => {
