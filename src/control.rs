@@ -1,12 +1,7 @@
 //! The control-plane calls the shard-aware features make (ListShards, DescribeStreamSummary),
 //! and PutRecord: request bodies and answers.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
-use crate::json::Text;
+use crate::json::{tokens, walk, Token};
 use crate::request::StreamId;
 use crate::shard_map::ShardMap;
 
@@ -36,128 +31,8 @@ pub fn describe_stream_summary_body(stream: &StreamId) -> Vec<u8> {
     format!("{}}}", stream_field(stream)).into_bytes()
 }
 
-// The three answers are read with one serde_json visitor that lists a document's tokens, then a
-// short walk over them: a derived type per answer cost about 20 KB of wasm.
-
-/// One token of a JSON document, in order.
-#[derive(Debug)]
-enum Token<'a> {
-    /// An object begins.
-    Open,
-    /// An array begins.
-    OpenArray,
-    Close,
-    Name(Cow<'a, str>),
-    Text(Cow<'a, str>),
-    /// A number, as its digits.
-    Number(Cow<'a, str>),
-    Other,
-}
-
-/// Appends the tokens of one JSON value.
-struct Tokens<'a, 'b>(&'b mut Vec<Token<'a>>);
-
-/// The map key serde_json's `arbitrary_precision` gives a number as.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for Tokens<'a, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for Tokens<'a, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.0.push(Token::Text(Cow::Borrowed(v)));
-        Ok(())
-    }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.0.push(Token::Text(Cow::Owned(v.to_owned())));
-        Ok(())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.0.push(Token::Number(Cow::Owned(v.to_string())));
-        Ok(())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.0.push(Token::Other);
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.0.push(Token::Other);
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        self.0.push(Token::Other);
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.push(Token::Other);
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.0.push(Token::OpenArray);
-        while seq.next_element_seed(Tokens(self.0))?.is_some() {}
-        self.0.push(Token::Close);
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut first = true;
-        while let Some(Text(name)) = map.next_key::<Text>()? {
-            if first && name == NUMBER_TOKEN {
-                let Text(digits) = map.next_value::<Text>()?;
-                self.0.push(Token::Number(digits));
-                return Ok(());
-            }
-            if first {
-                self.0.push(Token::Open);
-                first = false;
-            }
-            self.0.push(Token::Name(name));
-            map.next_value_seed(Tokens(self.0))?;
-        }
-        if first {
-            self.0.push(Token::Open);
-        }
-        self.0.push(Token::Close);
-        Ok(())
-    }
-}
-
-/// The tokens of an answer that is a JSON object.
-fn tokens(body: &[u8]) -> Option<Vec<Token<'_>>> {
-    let mut out = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    Tokens(&mut out).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    matches!(out.first(), Some(Token::Open)).then_some(out)
-}
-
-/// Calls `on_value(depth, name, value)` for each named scalar value (objects nest one deeper).
-fn walk<'a>(tokens: &'a [Token<'a>], mut on_value: impl FnMut(usize, &'a str, &'a Token<'a>)) {
-    let mut depth = 0;
-    let mut name: Option<&str> = None;
-    for token in tokens {
-        match token {
-            Token::Open | Token::OpenArray => {
-                depth += 1;
-                name = None;
-            }
-            Token::Close => depth -= 1,
-            Token::Name(n) => name = Some(n),
-            value => {
-                if let Some(n) = name.take() {
-                    on_value(depth, n, value);
-                }
-            }
-        }
-    }
-}
+// Read as tokens (`json::tokens`), then a short walk over them: a derived type per answer
+// cost about 20 KB of wasm.
 
 /// One page of a ListShards answer: the open shards' ranges and the next page's token.
 pub type ShardPage = (Vec<(u128, u128, String)>, Option<String>);
@@ -173,7 +48,17 @@ struct ShardFields<'a> {
 /// Reads one ListShards page. Closed shards (with an ending sequence number) are left out.
 pub fn parse_list_shards(body: &[u8]) -> Result<ShardPage, String> {
     let unreadable = || "unreadable ListShards answer".to_owned();
-    let tokens = tokens(body).ok_or_else(unreadable)?;
+    const NAMES: &[&str] = &[
+        "Shards",
+        "ShardId",
+        "HashKeyRange",
+        "StartingHashKey",
+        "EndingHashKey",
+        "SequenceNumberRange",
+        "EndingSequenceNumber",
+        "NextToken",
+    ];
+    let tokens = tokens(body, NAMES).ok_or_else(unreadable)?;
     // `{"Shards":[{"ShardId":…,"HashKeyRange":{…},"SequenceNumberRange":{…}},…],"NextToken":…}`:
     // a shard's fields are at depth 3 and 4; it starts at each `ShardId`'s object.
     let mut shards: Vec<ShardFields> = Vec::new();
@@ -207,7 +92,7 @@ pub fn parse_list_shards(body: &[u8]) -> Result<ShardPage, String> {
                 (3.., Some("EndingSequenceNumber"), Some(s)) if in_shards => s.closed = true,
                 _ => {}
             },
-            Token::Number(_) | Token::Other => name = None,
+            Token::Number(_) | Token::Null | Token::Other => name = None,
         }
     }
     let mut ranges = Vec::new();
@@ -229,7 +114,8 @@ pub fn shard_map_of(ranges: Vec<(u128, u128, String)>) -> Result<ShardMap, Strin
 
 /// The stream's record size limit in bytes, if the answer gives one.
 pub fn parse_max_record_bytes(body: &[u8]) -> Result<Option<usize>, String> {
-    let tokens = tokens(body).ok_or_else(|| "unreadable DescribeStreamSummary answer".to_owned())?;
+    let tokens = tokens(body, &["StreamDescriptionSummary", "MaxRecordSizeInKiB"])
+        .ok_or_else(|| "unreadable DescribeStreamSummary answer".to_owned())?;
     let mut kib = None;
     walk(&tokens, |depth, name, value| {
         if let (2, "MaxRecordSizeInKiB", Token::Number(digits)) = (depth, name, value) {
@@ -247,7 +133,7 @@ pub struct PutRecordOutput {
 }
 
 pub fn parse_put_record(body: &[u8]) -> Option<PutRecordOutput> {
-    let tokens = tokens(body)?;
+    let tokens = tokens(body, &["ShardId", "SequenceNumber"])?;
     let (mut shard_id, mut sequence_number) = (String::new(), String::new());
     walk(&tokens, |depth, name, value| match (depth, name, value) {
         (1, "ShardId", Token::Text(v)) => shard_id = v.to_string(),

@@ -1,18 +1,9 @@
 //! Parsing PutRecords answers and error envelopes, and sorting errors into what to do next.
 //!
-//! The JSON is read with serde_json into borrowed types: strings are `Cow`s that borrow from the
-//! body unless they hold escapes, and fields that are not needed are skipped (`IgnoredAny`)
-//! without being read into a value. No `serde_json::Value`: it would link a generic map and
-//! number handling into the wasm for two objects of at most three string fields. serde_json
-//! costs about 28 KB of wasm (10 KB gzipped) over the hand-written reader it replaced.
-
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+//! The JSON is read with serde_json as tokens (`json::tokens`): strings borrow from the body
+//! unless they hold escapes, and members not named are skipped (`IgnoredAny`) without being
+//! read into a value. No `serde_json::Value` and no derived type per answer: either would link
+//! a generic map, number handling or float formatting into the wasm.
 
 /// What to do after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,137 +109,7 @@ pub fn is_clock_skew_message(message: &str) -> bool {
     ["signature expired", "signature not yet current", "request time too skewed"].iter().any(|s| crate::find(&m, s).is_some())
 }
 
-use crate::json::{reject, Text};
-
-/// A derived struct read from a JSON object only: derived structs also accept an array of the
-/// field values in order, and `[["1"]]` must not acknowledge a record.
-pub(crate) struct Object<T>(pub(crate) T);
-
-impl<T: Default> Default for Object<T> {
-    fn default() -> Self {
-        Object(T::default())
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Object<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
-            }
-            reject!(scalars str seq);
-        }
-        deserializer.deserialize_any(V(PhantomData))
-    }
-}
-
-/// A JSON array.
-pub(crate) struct List<T>(pub(crate) Vec<T>);
-
-impl<T> Default for List<T> {
-    fn default() -> Self {
-        List(Vec::new())
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = List<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(List(items))
-            }
-            reject!(scalars str map);
-        }
-        deserializer.deserialize_any(V(PhantomData))
-    }
-}
-
-/// `{"FailedRecordCount": n, "Records": [...], "EncryptionType": "..."}`: only `Records` is read,
-/// the other fields are skipped. A missing or repeated `Records` makes the answer unreadable.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutRecordsOutput<'a> {
-    #[serde(borrow)]
-    records: List<Object<ResultEntry<'a>>>,
-}
-
-/// One entry of `Records`; unknown fields are skipped. Each field is a string or
-/// `null`; another type, or a repeated field, makes the answer unreadable.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ResultEntry<'a> {
-    #[serde(borrow, default)]
-    sequence_number: NullableText<'a>,
-    #[serde(borrow, default)]
-    error_code: NullableText<'a>,
-    #[serde(borrow, default)]
-    error_message: NullableText<'a>,
-    #[serde(borrow, default)]
-    shard_id: NullableText<'a>,
-}
-
-/// A string or `null`, read with `deserialize_any`: serde's `Option` visitor formats any other
-/// value it is given into its error (see `crate::json`).
-#[derive(Default)]
-pub(crate) struct NullableText<'a>(pub(crate) Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for NullableText<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<NullableText<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = NullableText<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON string or null")
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(NullableText(None))
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(NullableText(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(NullableText(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(NullableText(Some(Cow::Owned(v))))
-            }
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Err(E::custom(crate::json::WRONG_KIND))
-            }
-            reject!(seq map);
-        }
-        deserializer.deserialize_any(V(PhantomData))
-    }
-}
-
-impl NullableText<'_> {
-    pub(crate) fn non_empty(self) -> Option<String> {
-        self.0.map(Cow::into_owned).filter(|t| !t.is_empty())
-    }
-}
+use crate::json::{tokens, walk, Token};
 
 /// The code of a failed record whose `ErrorCode` is unreadable.
 pub const UNKNOWN_RECORD_ERROR: &str = "UnknownError";
@@ -269,23 +130,70 @@ pub fn parse_put_records(body: &[u8], expected: usize) -> Option<Vec<RecordOutco
 /// `parse_put_records`, with each entry's `ShardId` when `shard_ids` (the shard-aware features
 /// check where records landed).
 pub fn parse_put_records_with_shards(body: &[u8], expected: usize, shard_ids: bool) -> Option<Vec<(RecordOutcome, Option<String>)>> {
-    let Object(out) = serde_json::from_slice::<Object<PutRecordsOutput>>(body).ok()?;
-    if out.records.0.len() != expected {
+    const FIELDS: [&str; 4] = ["SequenceNumber", "ErrorCode", "ErrorMessage", "ShardId"];
+    let tokens = tokens(body, &["Records", FIELDS[0], FIELDS[1], FIELDS[2], FIELDS[3]])?;
+    // `{"Records":[{"SequenceNumber":…,"ShardId":…},{"ErrorCode":…,"ErrorMessage":…},…]}`: one
+    // `Records`, an array of objects whose four fields are each a string or null, once.
+    let mut entries: Vec<[Option<&str>; 4]> = Vec::with_capacity(expected);
+    let mut seen = 0u8;
+    let (mut depth, mut records, mut in_records) = (0, 0, false);
+    let mut name: Option<&str> = None;
+    for token in &tokens {
+        let named = name.take();
+        match token {
+            Token::Name(n) => {
+                name = Some(n);
+                continue;
+            }
+            Token::Close => {
+                depth -= 1;
+                in_records &= depth > 1;
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 1 && named == Some("Records") {
+            if !matches!(token, Token::OpenArray) {
+                return None;
+            }
+            records += 1;
+            in_records = true;
+        } else if in_records && depth == 2 {
+            if !matches!(token, Token::Open) {
+                return None; // an entry that is not an object
+            }
+            entries.push([None; 4]);
+            seen = 0;
+        } else if let Some(i) = named.filter(|_| in_records && depth == 3).and_then(|n| FIELDS.iter().position(|f| *f == n)) {
+            if seen & (1 << i) != 0 {
+                return None; // a repeated field
+            }
+            seen |= 1 << i;
+            match token {
+                Token::Text(v) => entries.last_mut()?[i] = Some(v),
+                Token::Null => {}
+                _ => return None,
+            }
+        }
+        if matches!(token, Token::Open | Token::OpenArray) {
+            depth += 1;
+        }
+    }
+    if records != 1 || entries.len() != expected {
         return None;
     }
     Some(
-        out.records
-            .0
+        entries
             .into_iter()
-            .map(|Object(e)| {
-                let shard = if shard_ids { e.shard_id.0.map(Cow::into_owned) } else { None };
-                let outcome = match e.error_code.non_empty() {
+            .map(|[sequence_number, error_code, error_message, shard_id]| {
+                let shard = if shard_ids { shard_id.map(str::to_owned) } else { None };
+                let outcome = match error_code.filter(|c| !c.is_empty()) {
                     Some(code) => RecordOutcome::Failed(ServiceError {
                         // A code that is all namespace or suffix still says the record failed.
-                        code: Some(normalize_code(&code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
-                        message: e.error_message.0.map(Cow::into_owned).unwrap_or_default(),
+                        code: Some(normalize_code(code)).filter(|c| !c.is_empty()).unwrap_or(UNKNOWN_RECORD_ERROR).to_owned(),
+                        message: error_message.unwrap_or_default().to_owned(),
                     }),
-                    None if e.sequence_number.0.is_some_and(|s| !s.is_empty()) => RecordOutcome::Ok,
+                    None if sequence_number.is_some_and(|s| !s.is_empty()) => RecordOutcome::Ok,
                     None => RecordOutcome::Failed(ServiceError {
                         code: MALFORMED_RESPONSE.to_owned(),
                         message: "the answer's entry has neither SequenceNumber nor ErrorCode".to_owned(),
@@ -297,123 +205,42 @@ pub fn parse_put_records_with_shards(body: &[u8], expected: usize, shard_ids: bo
     )
 }
 
-/// Any JSON value: `Some` of its text when it is a string, `None` (skipped) otherwise.
-struct AnyText<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for AnyText<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = AnyText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(AnyText(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(AnyText(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(AnyText(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(AnyText(None))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// The string fields of a JSON error envelope that name the error. Read name by name rather
-/// than derived, so that neither a repeated name (the last value counts) nor an oddly typed
-/// field (no value) loses the code.
-#[derive(Default)]
-struct ErrorEnvelope<'a> {
-    /// `__type`, `code`, `Code`, `message`, `Message`.
-    fields: [Option<Cow<'a, str>>; 5],
-}
-
 const ENVELOPE_NAMES: [&str; 5] = ["__type", "code", "Code", "message", "Message"];
 
-impl<'de> Deserialize<'de> for ErrorEnvelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ErrorEnvelope<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
+/// The string fields of a JSON error envelope that name the error: `__type`, `code`, `Code`,
+/// `message`, `Message`. A repeated name: the last value counts; a value that is not a string
+/// is none. Empty when the body is not a JSON object.
+fn envelope(body: &[u8]) -> [Option<String>; 5] {
+    let mut fields: [Option<String>; 5] = Default::default();
+    if let Some(tokens) = tokens(body, &ENVELOPE_NAMES) {
+        walk(&tokens, |depth, name, value| {
+            if let (1, Some(i)) = (depth, ENVELOPE_NAMES.iter().position(|n| *n == name)) {
+                fields[i] = match value {
+                    Token::Text(v) => Some(v.to_string()),
+                    _ => None,
+                };
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut envelope = ErrorEnvelope::default();
-                while let Some(Text(name)) = map.next_key()? {
-                    match ENVELOPE_NAMES.iter().position(|n| *n == name) {
-                        Some(i) => envelope.fields[i] = map.next_value::<AnyText>()?.0,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(envelope)
-            }
-            reject!(scalars str seq);
-        }
-        deserializer.deserialize_any(V)
+        });
     }
-}
-
-impl ErrorEnvelope<'_> {
-    /// Empty when the body is not a JSON object.
-    fn read(body: &[u8]) -> ErrorEnvelope<'_> {
-        serde_json::from_slice(body).unwrap_or_default()
-    }
-
-    /// `__type`, else `code`, else `Code`: the first that is a string.
-    fn code(&self) -> Option<String> {
-        self.first(0..3)
-    }
-
-    /// `message`, else `Message`.
-    fn message(&self) -> Option<String> {
-        self.first(3..5)
-    }
-
-    fn first(&self, names: std::ops::Range<usize>) -> Option<String> {
-        self.fields[names].iter().find_map(|f| f.as_deref().map(str::to_owned))
-    }
+    fields
 }
 
 /// Reads the error from a non-200 answer: JSON `__type`/`code`, the `x-amzn-ErrorType`
 /// header, or an XML `<Code>`; else a code named after the status. The message is whole:
 /// the caller scrubs secrets from it before bounding its length (see `truncate`).
 pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) -> ServiceError {
-    let envelope = ErrorEnvelope::read(body);
+    let mut fields = envelope(body).into_iter();
+    // `__type`, else `code`, else `Code`; `message`, else `Message`: the first that is a string.
+    let code = fields.by_ref().take(3).flatten().next();
+    let message = fields.flatten().next();
     let text = std::str::from_utf8(body).unwrap_or("");
-    let code = envelope
-        .code()
+    let code = code
         .or_else(|| error_type_header.map(str::to_owned))
         .or_else(|| xml_element(text, "Code"))
         .map(|c| normalize_code(&c).to_owned())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| format!("Http{status}"));
-    let message = envelope.message().or_else(|| xml_element(text, "Message")).unwrap_or_else(|| format!("HTTP {status}"));
+    let message = message.or_else(|| xml_element(text, "Message")).unwrap_or_else(|| format!("HTTP {status}"));
     ServiceError { code, message }
 }
 
@@ -439,6 +266,8 @@ pub fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Text;
+    use std::borrow::Cow;
 
     #[test]
     fn codes_lose_namespace_and_suffix() {
