@@ -159,8 +159,9 @@ $(COMPONENT_JS): $(COMPONENT_WASM) $(COMPONENT_NODE_MODULES)
 	rm -rf $(@D)
 	$(JCO) transpile $(COMPONENT_WASM) --instantiation sync --quiet --out-dir $(@D)
 
-# The WIT check against wit/, the exports through the jco host, and 5,000 records through the
-# fault proxy into kinesis-local, read back.
+# The WIT check against wit/, the exports through the jco host, 5,000 records through the
+# fault proxy into kinesis-local, read back, and shard-aware producing (aggregates decoded by
+# aws-kinesis-agg, put-record) against kinesis-local.
 test-component: component component-setup $(NODE_MODULES)
 	$(SUITE_BUDGET) 600 node --test --test-concurrency=1 tests/component/
 

@@ -15,8 +15,8 @@ use std::rc::Rc;
 
 use crate::dispatcher::{Config, Dispatcher, Options, OutgoingRequest};
 use crate::engine::{
-    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, LocalFuture, ProvidedCredentials, Report, SubmitError,
-    Transport, TransportFailure, TransportResponse,
+    CredentialSource, CredentialsProvider, Engine, EngineProgress, Events, LocalFuture, ProvidedCredentials, PutRecordError, Report,
+    SubmitError, Transport, TransportFailure, TransportResponse,
 };
 use crate::error::{OptionError, RecordError, RecordErrorCode};
 use crate::limits::Limits;
@@ -35,7 +35,7 @@ wit_bindgen::generate!({
 
 use exports::kinesis::batch::dispatcher::{
     self as api, BatchLimits, BatchPlan, ErrorCode, FailedRecord, FlushReport, KinesisBatchError, KinesisBatchOptions, Payload,
-    PlannedBatch, RejectedRecord, SubmitOptions,
+    PlannedBatch, PutRecordOptions, PutRecordOutput, RejectedRecord, SubmitOptions,
 };
 use kinesis::batch::credentials as credentials_import;
 use kinesis::batch::transport::{self, KinesisFetchInit, TransportError};
@@ -100,8 +100,13 @@ impl Entropy for WasiEntropy {
 
 // ---- errors ---------------------------------------------------------------------------------
 
+/// An error with only a code and a message (`option`, `error-code` and `attempts` unset).
+fn coded(code: ErrorCode, message: String) -> KinesisBatchError {
+    KinesisBatchError { code, message, option: None, error_code: None, attempts: None }
+}
+
 fn option_error(e: OptionError) -> KinesisBatchError {
-    KinesisBatchError { code: ErrorCode::InvalidOption, message: format!("{}: {}", e.option, e.message), option: Some(e.option.to_owned()) }
+    KinesisBatchError { option: Some(e.option.to_owned()), ..coded(ErrorCode::InvalidOption, format!("{}: {}", e.option, e.message)) }
 }
 
 fn code_of(code: RecordErrorCode) -> ErrorCode {
@@ -115,7 +120,7 @@ fn code_of(code: RecordErrorCode) -> ErrorCode {
 }
 
 fn record_error(e: RecordError) -> KinesisBatchError {
-    KinesisBatchError { code: code_of(e.code), message: e.message, option: None }
+    coded(code_of(e.code), e.message)
 }
 
 // ---- payloads -------------------------------------------------------------------------------
@@ -228,12 +233,22 @@ fn from_import() -> Result<ProvidedCredentials, String> {
     })
 }
 
-/// No `onProgress` in the component: `progress` is read on demand.
-struct NoEvents;
+/// The notices said so far, oldest first: `progress` returns them.
+type Notices = Rc<RefCell<Vec<String>>>;
 
-impl Events<Rc<Payload>> for NoEvents {
+/// No `onProgress` in the component: `progress` is read on demand, and notices (a shard-aware
+/// feature that fell back) are kept for it.
+struct NoticeEvents {
+    notices: Notices,
+}
+
+impl Events<Rc<Payload>> for NoticeEvents {
     fn wants_progress(&self) -> bool {
         false
+    }
+
+    fn notice(&self, message: String, _progress: EngineProgress) {
+        self.notices.borrow_mut().push(message);
     }
 }
 
@@ -252,11 +267,16 @@ fn submit_error(e: SubmitError) -> KinesisBatchError {
     match e {
         SubmitError::Record(e) => record_error(e),
         // The component never aborts the engine, so it is never closed; kept total all the same.
-        SubmitError::Closed { code, message } => KinesisBatchError {
-            code: ErrorCode::InvalidOption,
-            message: format!("the dispatcher is closed ({code}): {message}"),
-            option: None,
-        },
+        SubmitError::Closed { code, message } => coded(ErrorCode::InvalidOption, format!("the dispatcher is closed ({code}): {message}")),
+    }
+}
+
+fn put_record_error(e: PutRecordError) -> KinesisBatchError {
+    match e {
+        PutRecordError::Submit(e) => submit_error(e),
+        PutRecordError::Failed(f) => {
+            KinesisBatchError { error_code: Some(f.code), attempts: Some(f.attempts), ..coded(ErrorCode::RecordFailed, f.message) }
+        }
     }
 }
 
@@ -295,6 +315,7 @@ struct DispatcherResource {
     engine: Engine<Rc<Payload>>,
     fixed: StaticCredentials,
     key_path: Option<KeyPath>,
+    notices: Notices,
 }
 
 impl DispatcherResource {
@@ -302,6 +323,15 @@ impl DispatcherResource {
     /// never finish (nothing left to run and no timer), or on a re-entrant call.
     fn block_on<T: 'static>(&self, task: impl std::future::Future<Output = T> + 'static) -> Option<T> {
         self.executor.try_borrow_mut().ok()?.block_on(task)
+    }
+
+    /// While the stream's limits are read (`discover-limits`), records wait for them before
+    /// they are checked: runs the executor until they are known or given up on.
+    fn wait_for_limits(&self) {
+        if self.engine.limits_pending() {
+            let engine = self.engine.clone();
+            self.block_on(async move { engine.wait_for_limits().await });
+        }
     }
 }
 
@@ -324,8 +354,11 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             max_buffered_bytes: options.max_buffered_bytes.map(|b| b as f64),
             max_buffered_time_ms: n(options.max_buffered_time_ms),
             request_timeout_ms: n(options.request_timeout_ms),
-            // The shard-aware options are not in the WIT world yet.
-            ..Options::default()
+            aggregate: options.aggregate,
+            max_aggregate_bytes: n(options.max_aggregate_bytes),
+            ordered: options.ordered,
+            shard_rate_limit: options.shard_rate_limit,
+            discover_limits: options.discover_limits,
         };
         let config = Config::new(&opts).map_err(option_error)?;
         let fixed: StaticCredentials = Rc::new(RefCell::new(options.credentials.map(core_credentials).transpose()?));
@@ -335,6 +368,7 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
         };
         let transport = ImportTransport { timeout_ms: u32::try_from(config.request_timeout_ms).unwrap_or(u32::MAX) };
         let executor = Executor::new(Box::new(WasiTime));
+        let notices = Notices::default();
         // Always a provider, even for static credentials, so `set-credentials` can replace them.
         let engine = Engine::new(
             Dispatcher::new(config),
@@ -342,9 +376,9 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             Box::new(transport),
             Box::new(executor.runtime()),
             CredentialSource::Provider(Box::new(ComponentCredentials { fixed: fixed.clone() })),
-            Box::new(NoEvents),
+            Box::new(NoticeEvents { notices: notices.clone() }),
         );
-        Ok(DispatcherResource { executor: RefCell::new(executor), engine, fixed, key_path })
+        Ok(DispatcherResource { executor: RefCell::new(executor), engine, fixed, key_path, notices })
     }
 
     fn region(&self) -> String {
@@ -357,7 +391,16 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
 
     fn progress(&self) -> api::Progress {
         let EngineProgress { accepted, sent, failed, in_flight, retries, requests, buffered_bytes } = self.engine.progress();
-        api::Progress { accepted, sent, failed, in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX), retries, requests, buffered_bytes }
+        api::Progress {
+            accepted,
+            sent,
+            failed,
+            in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
+            retries,
+            requests,
+            buffered_bytes,
+            notices: self.notices.borrow().clone(),
+        }
     }
 
     fn set_credentials(&self, credentials: api::Credentials) -> Result<(), KinesisBatchError> {
@@ -370,6 +413,7 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
 
     fn submit_payload(&self, payload: Payload, options: Option<SubmitOptions>) -> Result<(), KinesisBatchError> {
         let options = options.unwrap_or(SubmitOptions { partition_key: None, explicit_hash_key: None });
+        self.wait_for_limits();
         let payload = Rc::new(payload);
         let (data, key) = encode(&payload, self.key_path.as_ref(), options.partition_key.as_deref()).map_err(record_error)?;
         let key = key.as_deref().map_or(KeyInput::Default, KeyInput::Given);
@@ -395,6 +439,23 @@ impl api::GuestKinesisBatchDispatcher for DispatcherResource {
             // Cannot happen while the transport answers every call; the records stay accounted
             // for and come in a later report.
             None => FlushReport { sent: 0, requests: 0, retries: 0, failed: Vec::new() },
+        }
+    }
+
+    fn put_record(&self, data: Vec<u8>, options: Option<PutRecordOptions>) -> Result<PutRecordOutput, KinesisBatchError> {
+        let PutRecordOptions { partition_key, explicit_hash_key, sequence_number_for_ordering } =
+            options.unwrap_or(PutRecordOptions { partition_key: None, explicit_hash_key: None, sequence_number_for_ordering: None });
+        let engine = self.engine.clone();
+        let outcome = self.block_on(async move {
+            let key = partition_key.as_deref().map_or(KeyInput::Default, KeyInput::Given);
+            engine.put_record(&data, key, explicit_hash_key.as_deref(), sequence_number_for_ordering.as_deref()).await
+        });
+        match outcome {
+            Some(Ok(out)) => Ok(PutRecordOutput { shard_id: out.shard_id, sequence_number: out.sequence_number }),
+            Some(Err(e)) => Err(put_record_error(e)),
+            // Cannot happen while the transport answers every call (nor re-entrantly: a host
+            // import never calls back into the component).
+            None => Err(coded(ErrorCode::RecordFailed, "the record's outcome never came".to_owned())),
         }
     }
 }
