@@ -6,6 +6,7 @@
 // No --allow-read: the wasm comes in through a source phase import. Region and credentials come
 // from the environment (--allow-env for the AWS_* names only). Records are read back from kinesalite.
 import { test, before, after } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { startKinesalite, readAllRecords } from '../support/servers.mjs';
 import {
@@ -31,8 +32,11 @@ after(async () => {
   cleanup();
 });
 
+const PKG_VERSION = JSON.parse(readFileSync(new URL('../../pkg/package.json', import.meta.url), 'utf8')).version;
+
 const denoTest = (specifier) => `
 import { KinesisBatchDispatcher, KinesisBatchError, hashKeyOf, planBatches, type FlushReport } from '${specifier}';
+
 
 function ok(value: unknown, message: string): asserts value {
   if (!value) throw new Error(message);
@@ -104,7 +108,7 @@ test('npm:kinesis-batch from a registry into a fresh DENO_DIR', async () => {
   const registry = await startTarballRegistry(tarball);
   try {
     const dir = tempDir('deno-npm');
-    writeFiles(dir, { 'kinesis.test.ts': denoTest('npm:kinesis-batch@0.1.0') });
+    writeFiles(dir, { 'kinesis.test.ts': denoTest(`npm:kinesis-batch@${PKG_VERSION}`) });
     const port = new URL(kinesalite.endpoint).port;
     const r = await check(
       bin('deno'),
