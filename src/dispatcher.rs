@@ -391,16 +391,21 @@ impl Dispatcher {
     /// fast, also lets one request try again now.
     pub fn flush(&mut self) {
         self.close_open_batch();
+        if let Some(stage) = &mut self.stage {
+            stage.force();
+        }
         if let Some(blocked) = &mut self.blocked {
             blocked.probe_at_ms = 0;
         }
     }
 
-    /// Closes the open batch without the rest of `flush` (back-pressure: it could not fill).
+    /// Closes the open batch without the rest of `flush` (back-pressure: it could not fill;
+    /// linger). Staged, only the open aggregates that could go now close: the others keep
+    /// filling while what is before them goes.
     pub fn close_open_batch(&mut self) {
         self.packer.close();
         if let Some(stage) = &mut self.stage {
-            stage.force();
+            stage.force_idle();
         }
         self.open_since_ms = None;
     }

@@ -255,15 +255,30 @@ impl Stage {
 
     /// Closes every open aggregate and sends what is queued without waiting for full batches.
     pub fn force(&mut self) {
+        self.close_open_where(|_| true);
+    }
+
+    /// `force`, closing only the open aggregates of groups that could send them now (nothing
+    /// queued before them; ordered, nothing in flight): the others go on filling.
+    pub fn force_idle(&mut self) {
+        let ordered = self.config.ordered;
+        self.close_open_where(|g| g.queue.is_empty() && !(ordered && g.in_flight > 0));
+    }
+
+    fn close_open_where(&mut self, close: impl Fn(&Group) -> bool) {
         for (slot, group) in self.groups.iter_mut().enumerate() {
-            close_open(group, slot, &mut self.queued, &mut self.queued_bytes);
+            if close(group) {
+                close_open(group, slot, &mut self.queued, &mut self.queued_bytes);
+            }
         }
         self.force = true;
     }
 
-    /// Whether a batch should go now: forced, or enough is queued for a full one.
+    /// Whether a batch should go now: forced, or enough is queued for a full one. Ordered, at
+    /// once: each shard has one request at a time, so waiting to fill one only adds latency.
     fn ready(&self, limits: &Limits) -> bool {
-        self.queued > 0 && (self.force || self.queued >= limits.max_batch_size || self.queued_bytes >= limits.max_request_bytes)
+        self.queued > 0
+            && (self.force || self.config.ordered || self.queued >= limits.max_batch_size || self.queued_bytes >= limits.max_request_bytes)
     }
 
     /// Whether anything is open or queued (not in flight).
