@@ -803,7 +803,7 @@ impl Dispatcher {
         let stage = self.config.stage.unwrap_or(StageConfig { aggregate: false, max_aggregate_bytes: 0, ordered: false, rate: None });
         let mut message = format!("ListShards failed ({}); without the shard map", self.scrub(&why, MAX_MESSAGE_BYTES));
         for (on, fallback) in [
-            (stage.aggregate, " aggregation groups only records with the same partition key;"),
+            (stage.aggregate, " aggregation groups only records with the same partition key (or explicit hash key);"),
             (stage.rate.is_some(), " shardRateLimit is off;"),
             (stage.ordered, " ordering holds per partition key;"),
         ] {

@@ -40,17 +40,18 @@ pub fn hash_key_for(partition_key: &str, explicit_hash_key: Option<&str>) -> u12
 }
 
 /// Which group a record waits in: a shard of the map (by id, stable across map refreshes), or,
-/// without a map, its own partition and explicit hash keys (beyond `MAX_KEY_GROUPS` keys, one
-/// shared group whose records go unaggregated).
+/// without a map, its hash key: records with the same one (the same partition key, or the same
+/// explicit hash key) land on the same shard whatever the map. Beyond `MAX_HASH_GROUPS` of
+/// those, one shared group whose records go unaggregated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupKey {
     Shard(String),
-    Key(String),
+    Hash(u128),
     Overflow,
 }
 
-/// Groups of records by key, without a shard map; each is looked for by a scan.
-const MAX_KEY_GROUPS: usize = 1024;
+/// Groups by hash key, without a shard map; each is looked for by a scan.
+const MAX_HASH_GROUPS: usize = 1024;
 
 /// What a shard-aware Kinesis record carries beyond a plain one.
 #[derive(Debug)]
@@ -177,7 +178,7 @@ impl Stage {
     }
 
     /// The slot of the group a record with these keys goes to, made if missing.
-    fn slot_for(&mut self, hash_key: u128, partition_key: &str, explicit_hash_key: Option<&str>, map: Option<&ShardMap>) -> usize {
+    fn slot_for(&mut self, hash_key: u128, map: Option<&ShardMap>) -> usize {
         if let Some((index, shard)) = map.and_then(|m| m.index_of(hash_key).and_then(|i| Some((i, m.shard_id(i)?)))) {
             if self.shard_slots.len() <= index {
                 self.shard_slots.resize(index + 1, usize::MAX);
@@ -194,14 +195,11 @@ impl Stage {
             self.shard_slots[index] = slot;
             return slot;
         }
-        // Without a map only records with the same keys share an aggregate: always on one shard.
-        let name = format!("{partition_key}\u{0}{}", explicit_hash_key.unwrap_or(""));
-        let key_groups = self.groups.iter().filter(|g| matches!(g.key, GroupKey::Key(_))).count();
-        let key = if key_groups < MAX_KEY_GROUPS || self.find(&GroupKey::Key(name.clone())).is_some() {
-            GroupKey::Key(name)
-        } else {
-            GroupKey::Overflow
-        };
+        if let Some(slot) = self.find(&GroupKey::Hash(hash_key)) {
+            return slot;
+        }
+        let hash_groups = self.groups.iter().filter(|g| matches!(g.key, GroupKey::Hash(_))).count();
+        let key = if hash_groups < MAX_HASH_GROUPS { GroupKey::Hash(hash_key) } else { GroupKey::Overflow };
         self.find(&key).unwrap_or_else(|| {
             self.groups.push(Group::new(key));
             self.groups.len() - 1
@@ -222,7 +220,7 @@ impl Stage {
 
     /// Puts a record in its group: in the open aggregate, or queued as it is.
     pub fn place(&mut self, record: UserRecord, map: Option<&ShardMap>, limits: &Limits) {
-        let slot = self.slot_for(record.hash_key, &record.partition_key, record.explicit_hash_key.as_deref(), map);
+        let slot = self.slot_for(record.hash_key, map);
         let limit = self.config.max_aggregate_bytes.min(limits.record_ceiling());
         let aggregate = self.config.aggregate;
         let (queued, queued_bytes) = (&mut self.queued, &mut self.queued_bytes);
@@ -464,7 +462,7 @@ impl Stage {
                 }
                 continue;
             }
-            let slot = self.slot_for(p.hash_key, &record.partition_key, None, map);
+            let slot = self.slot_for(p.hash_key, map);
             p.slot = slot;
             p.group = self.groups[slot].key.clone();
             // What was placed before it goes before it.
@@ -543,7 +541,7 @@ impl Record {
         let first = &placement.inner[0];
         let explicit_hash_key = match placement.group {
             GroupKey::Shard(_) => Some(decimal(first.hash_key)),
-            GroupKey::Key(_) | GroupKey::Overflow => first.explicit_hash_key.clone(),
+            GroupKey::Hash(_) | GroupKey::Overflow => first.explicit_hash_key.clone(),
         };
         let rendered = render_record(&data, &self.partition_key, explicit_hash_key.as_deref());
         debug_assert_eq!(rendered.size, self.size, "the running size is the encoded size");

@@ -630,3 +630,24 @@ fn a_request_that_fails_after_the_flush_took_everything_is_sent_again() {
         assert_eq!((sent, failed), (50, 0), "aggregate {aggregate} ordered {ordered} rate {rate:?}");
     }
 }
+
+#[test]
+fn without_list_shards_many_keys_stay_safe_and_bounded() {
+    // More distinct keys than key groups: past the bound, records go unaggregated; no aggregate
+    // ever mixes hash keys.
+    let mut kinesis = Kinesis::with_shards(4);
+    kinesis.deny_control = true;
+    let mut run = start(Setup { options: Options { aggregate: Some(true), ..options() }, kinesis });
+    let (sent, failed) = run.deliver(6_000, 3_000, 60);
+    assert_eq!((sent, failed), (6_000, 0));
+    let k = run.kinesis.borrow();
+    let mut aggregated = 0;
+    for s in &k.stored {
+        if let Some(agg) = aggregate::decode(&s.data) {
+            assert_eq!(agg.partition_key_table, std::slice::from_ref(&s.partition_key), "one key per aggregate");
+            aggregated += agg.records.len();
+        }
+    }
+    assert!(aggregated > 0, "keys within the bound are still aggregated");
+    assert_eq!(k.user_records().len(), 6_000);
+}
