@@ -600,6 +600,10 @@ impl Dispatcher {
             let wait = self.config.max_buffered_time_ms;
             if wait > 0 && now_ms >= since.saturating_add(wait) {
                 self.close_open_batch();
+                // Aggregates that could not go yet (their shard busy) get another wait.
+                if self.stage.as_ref().is_some_and(|s| s.has_open()) {
+                    self.open_since_ms = Some(now_ms);
+                }
             }
         }
     }

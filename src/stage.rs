@@ -279,6 +279,11 @@ impl Stage {
             && (self.force || self.config.ordered || self.queued >= limits.max_batch_size || self.queued_bytes >= limits.max_request_bytes)
     }
 
+    /// Whether an aggregate is open (or a record waits for the map).
+    pub fn has_open(&self) -> bool {
+        !self.unplaced.is_empty() || self.groups.iter().any(|g| !g.open.is_empty())
+    }
+
     /// Whether anything is open or queued (not in flight).
     pub fn holds_records(&self) -> bool {
         self.queued > 0 || !self.unplaced.is_empty() || self.groups.iter().any(|g| !g.open.is_empty())

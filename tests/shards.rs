@@ -651,3 +651,25 @@ fn without_list_shards_many_keys_stay_safe_and_bounded() {
     assert!(aggregated > 0, "keys within the bound are still aggregated");
     assert_eq!(k.user_records().len(), 6_000);
 }
+
+#[test]
+fn linger_sends_an_aggregate_that_waited_behind_its_shards_request() {
+    // Ordered + aggregate + maxBufferedTimeMs, a trickle of records: an aggregate left open
+    // because its shard had a request in flight is closed by a later linger, not held until full.
+    let mut run = start(Setup {
+        // Linger shorter than the 20 ms round trip: it fires while the shard's request is out.
+        options: Options { aggregate: Some(true), ordered: Some(true), max_buffered_time_ms: Some(10.0), ..options() },
+        kinesis: Kinesis::with_shards(1),
+    });
+    let engine = run.engine.clone();
+    let runtime = run.executor.runtime();
+    run.executor.block_on(async move {
+        for i in 0..40u64 {
+            engine.submit(record_data(i, 100).as_bytes(), KeyInput::Given("k"), None, i).unwrap();
+            runtime.sleep(3).await;
+        }
+    });
+    // No flush: linger alone must deliver everything within a few waits.
+    run.executor.run_for(2_000);
+    assert_eq!(run.kinesis.borrow().user_records().len(), 40);
+}
