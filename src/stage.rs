@@ -155,6 +155,8 @@ pub struct Stage {
     force: bool,
     queued: usize,
     queued_bytes: usize,
+    /// Records in open aggregates: whether any is open, without a scan per submit.
+    open_records: usize,
     /// Round-robin start, so no shard starves when batches fill up.
     cursor: usize,
 }
@@ -169,6 +171,7 @@ impl Stage {
             force: false,
             queued: 0,
             queued_bytes: 0,
+            open_records: 0,
             cursor: 0,
         }
     }
@@ -223,7 +226,7 @@ impl Stage {
         let slot = self.slot_for(record.hash_key, map);
         let limit = self.config.max_aggregate_bytes.min(limits.record_ceiling());
         let aggregate = self.config.aggregate;
-        let (queued, queued_bytes) = (&mut self.queued, &mut self.queued_bytes);
+        let (queued, queued_bytes, open_records) = (&mut self.queued, &mut self.queued_bytes, &mut self.open_records);
         let group = &mut self.groups[slot];
         if !aggregate || group.key == GroupKey::Overflow {
             let unit = raw(record, group.key.clone(), slot);
@@ -239,6 +242,7 @@ impl Stage {
         // never share an aggregate.
         let mixed = group.open.first().is_some_and(|f| f.explicit_hash_key.is_some() != record.explicit_hash_key.is_some());
         if !group.open.is_empty() && (mixed || !fits(group, &record)) {
+            *open_records -= group.open.len();
             close_open(group, slot, queued, queued_bytes);
         }
         if !fits(group, &record) {
@@ -249,6 +253,7 @@ impl Stage {
         }
         group.open_size.add(&record.partition_key, record.explicit_hash_key.as_deref(), record.data.len());
         group.open.push(record);
+        *open_records += 1;
     }
 
     /// Closes every open aggregate and sends what is queued without waiting for full batches.
@@ -266,6 +271,7 @@ impl Stage {
     fn close_open_where(&mut self, close: impl Fn(&Group) -> bool) {
         for (slot, group) in self.groups.iter_mut().enumerate() {
             if close(group) {
+                self.open_records -= group.open.len();
                 close_open(group, slot, &mut self.queued, &mut self.queued_bytes);
             }
         }
@@ -281,12 +287,13 @@ impl Stage {
 
     /// Whether an aggregate is open (or a record waits for the map).
     pub fn has_open(&self) -> bool {
-        !self.unplaced.is_empty() || self.groups.iter().any(|g| !g.open.is_empty())
+        debug_assert_eq!(self.open_records, self.groups.iter().map(|g| g.open.len()).sum::<usize>());
+        !self.unplaced.is_empty() || self.open_records > 0
     }
 
     /// Whether anything is open or queued (not in flight).
     pub fn holds_records(&self) -> bool {
-        self.queued > 0 || !self.unplaced.is_empty() || self.groups.iter().any(|g| !g.open.is_empty())
+        self.queued > 0 || self.has_open()
     }
 
     pub fn has_ready(&self, limits: &Limits, now_ms: u64) -> bool {
@@ -372,7 +379,7 @@ impl Stage {
             groups_taken += 1;
             self.cursor = slot;
         }
-        if self.queued == 0 && self.unplaced.is_empty() && self.groups.iter().all(|g| g.open.is_empty()) {
+        if self.queued == 0 && !self.has_open() {
             self.force = false;
         }
         (!batch.records.is_empty()).then_some(batch)
@@ -445,6 +452,7 @@ impl Stage {
             group.open_size = AggregateSize::default();
         }
         users.append(&mut self.unplaced);
+        self.open_records = 0;
         self.groups.retain(|g| g.in_flight > 0);
         self.reindex_shards();
         self.queued = 0;
@@ -471,6 +479,7 @@ impl Stage {
             p.slot = slot;
             p.group = self.groups[slot].key.clone();
             // What was placed before it goes before it.
+            self.open_records -= self.groups[slot].open.len();
             close_open(&mut self.groups[slot], slot, &mut self.queued, &mut self.queued_bytes);
             push_unit(&mut self.groups[slot], record, &mut self.queued, &mut self.queued_bytes);
         }
