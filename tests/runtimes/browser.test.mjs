@@ -5,15 +5,12 @@
 // 'kinesis-batch/slim' with init(fetch(url of 'kinesis-batch/kinesis_batch.wasm')).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startKinesalite, readAllRecords } from '../support/servers.mjs';
-import { cleanup, freshProject, tempDir, testsDir } from './support/package.mjs';
-
-const { chromium } = createRequire(path.join(testsDir, 'package.json'))('playwright-core');
+import { cleanup, freshProject, tempDir } from './support/package.mjs';
+import { launchChromium } from '../support/chromium.mjs';
 
 const SECRET = 'browser-secret-value-never-logged';
 let kinesalite, server, browser, origin, exportsMap;
@@ -29,7 +26,7 @@ before(async () => {
   kinesalite = await startKinesalite({ streams: { browser: 2, 'browser-slim': 1 } });
   const dir = await freshProject('browser', { packageJson: { type: 'module' } });
   const pkgJson = JSON.parse(readFileSync(path.join(dir, 'node_modules', 'kinesis-batch', 'package.json'), 'utf8'));
-  const at = (target) => '/node_modules/kinesis-batch/' + target.replace(/^\.\//, '');
+  const at = (target) => `/node_modules/kinesis-batch/${target.replace(/^\.\//, '')}`;
   exportsMap = {
     'kinesis-batch': at(pkgJson.exports['.'].browser.default),
     'kinesis-batch/slim': at(pkgJson.exports['./slim'].default),
@@ -82,22 +79,7 @@ before(async () => {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${server.address().port}`;
-  const executablePath = execFileSync('bash', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  const home = tempDir('chromium-home'); // Chromium's config and crash folders stay in /tmp
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium({ home: tempDir('chromium-home') });
 });
 
 after(async () => {

@@ -6,15 +6,13 @@
 // traversal, no directory listing, and exit status 0 on SIGTERM and on SIGINT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanup, freshProject, packOnce, repoRoot, tempDir, testsDir } from './support/package.mjs';
-
-const { chromium } = createRequire(path.join(testsDir, 'package.json'))('playwright-core');
+import { cleanup, freshProject, packOnce, repoRoot, tempDir } from './support/package.mjs';
+import { launchChromium } from '../support/chromium.mjs';
 
 let dir, installed, server, browser;
 
@@ -66,22 +64,7 @@ before(async () => {
   dir = await freshProject('preview', { packageJson: { type: 'module' } });
   installed = path.join(dir, 'node_modules', 'kinesis-batch');
   server = await startPreview();
-  const executablePath = execFileSync('bash', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  const home = tempDir('chromium-home'); // Chromium's config and crash folders stay in /tmp
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium({ home: tempDir('chromium-home') });
 });
 
 after(async () => {

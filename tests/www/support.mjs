@@ -2,9 +2,8 @@
 // planBatches, shardIndexFor and hashKeyOf, run on the same file the page reads, each record's
 // text as written, as the CLI takes a line), the browser and the page helpers.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { launchChromium } from '../support/chromium.mjs';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
@@ -19,28 +18,11 @@ export const wwwDir = path.join(root, 'www');
 export const artifacts = path.join(root, 'tests', 'artifacts', 'www');
 mkdirSync(artifacts, { recursive: true });
 
-const { chromium } = createRequire(path.join(root, 'tests', 'package.json'))('playwright-core');
-
 export const SHARD_RECORDS_PER_SECOND = 1000;
 export const SHARD_BYTES_PER_SECOND = 1048576;
 const TWO_128 = 1n << 128n;
 
-export async function launchBrowser() {
-  const executablePath = execFileSync('bash', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  return chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
+export const launchBrowser = () => launchChromium();
 
 /** Seeded PRNG (mulberry32). */
 export function prng(seed) {
@@ -58,7 +40,7 @@ const WORDS = ['oak', 'lamp', 'chair', 'table', 'rug', 'vase', 'shelf', 'sofa', 
 
 function note(rand, length) {
   let s = '';
-  while (s.length < length) s += WORDS[Math.floor(rand() * WORDS.length)] + ' ';
+  while (s.length < length) s += `${WORDS[Math.floor(rand() * WORDS.length)]} `;
   return s.slice(0, length);
 }
 
@@ -146,7 +128,7 @@ export function sampleLines(count = 50000, seed = 6) {
 
 export async function writeLines(file, lines) {
   const out = createWriteStream(file);
-  for (const line of lines) if (!out.write(line + '\n')) await once(out, 'drain');
+  for (const line of lines) if (!out.write(`${line}\n`)) await once(out, 'drain');
   out.end();
   await once(out, 'finish');
 }
@@ -253,7 +235,7 @@ export async function openPage(browser, origin, { viewport = { width: 1280, heig
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(origin + '/');
+  await page.goto(`${origin}/`);
   await page.waitForSelector('html[data-ready=true]', { timeout: 60000 });
   return { context, page, errors, requests };
 }
