@@ -6,7 +6,7 @@
 
 use crate::aggregate::max_aggregate_bytes;
 use crate::control::{self, PutRecordOutput};
-use crate::error::{OptionError, RecordError, RecordErrorCode};
+use crate::error::{OptionError, RecordError};
 use crate::limits::{whole_in_range, Limits, MAX_RECORD_BYTES, MAX_REQUEST_BYTES};
 use crate::packing::{Batch, Packer};
 use crate::partition_key::{KeyPath, KeySource};
@@ -255,8 +255,6 @@ pub struct Dispatcher {
     directs: Vec<Direct>,
     next_direct: u64,
     direct_done: Vec<DirectOutcome>,
-    /// The stream's MaxRecordSize, once read.
-    stream_record_bytes: Option<usize>,
     /// The time of the last `poll_request`.
     polled_ms: u64,
 }
@@ -311,7 +309,6 @@ impl Dispatcher {
             directs: Vec::new(),
             next_direct: 0,
             direct_done: Vec::new(),
-            stream_record_bytes: None,
             polled_ms: 0,
             packer: Packer::new(config.limits),
             config,
@@ -410,7 +407,6 @@ impl Dispatcher {
         self.open_since_ms = None;
     }
 
-    /// `accept`, naming the stream's own limit when a record is over it.
     fn accept(
         &self,
         data: &[u8],
@@ -418,28 +414,7 @@ impl Dispatcher {
         explicit_hash_key: Option<&str>,
         entropy: &mut dyn Entropy,
     ) -> Result<crate::record::Accepted, RecordError> {
-        let limits = &self.config.limits;
-        accept(limits, &self.config.key_source, data, key, explicit_hash_key, entropy).map_err(|mut e| {
-            if e.code == RecordErrorCode::RecordTooLarge && self.config.limits.max_record_bytes <= limits.max_request_bytes {
-                if let Some(stream_limit) = self.stream_record_limit() {
-                    e.message = crate::replace_all(
-                        &e.message,
-                        "maxRecordBytes is",
-                        &format!("the stream's MaxRecordSize is {stream_limit} bytes; the limit in use is"),
-                    );
-                }
-            }
-            e
-        })
-    }
-
-    fn stream_record_limit(&self) -> Option<usize> {
-        self.stream_record_bytes
-    }
-
-    /// Whether the dispatcher is failing fast after a stream-level error.
-    pub fn is_failing_fast(&self) -> bool {
-        self.blocked.is_some()
+        accept(&self.config.limits, &self.config.key_source, data, key, explicit_hash_key, entropy)
     }
 
     /// Whether records must wait for the stream's limits (DescribeStreamSummary) before they
@@ -821,9 +796,11 @@ impl Dispatcher {
 
     fn apply_stream_limit(&mut self, stream_limit: usize) {
         let stream_limit = stream_limit.min(MAX_RECORD_BYTES);
-        self.stream_record_bytes = Some(stream_limit);
         let limits = &mut self.config.limits;
-        limits.max_record_bytes = if self.config.record_bytes_given { limits.max_record_bytes.min(stream_limit) } else { stream_limit };
+        if !self.config.record_bytes_given || stream_limit < limits.max_record_bytes {
+            limits.max_record_bytes = stream_limit;
+            limits.record_limit_name = "the stream's MaxRecordSize";
+        }
         if !self.config.request_bytes_given && limits.max_request_bytes < limits.max_record_bytes {
             limits.max_request_bytes = limits.max_record_bytes.min(MAX_REQUEST_BYTES);
         }
@@ -1183,11 +1160,6 @@ impl Dispatcher {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
-    }
-
-    /// The shard map in use, once listed.
-    pub fn shard_map(&self) -> Option<&ShardMap> {
-        self.shard_map.as_ref()
     }
 
     /// Whether `submit` uses its `now_ms` (a linger clock, or failing fast); when not, any time

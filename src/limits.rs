@@ -19,6 +19,8 @@ pub struct Limits {
     pub max_batch_size: usize,
     pub max_record_bytes: usize,
     pub max_request_bytes: usize,
+    /// What the record limit is, for messages: the option, or the stream's own limit once read.
+    pub record_limit_name: &'static str,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
             max_batch_size: MAX_RECORDS_PER_REQUEST,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            record_limit_name: "maxRecordBytes",
         }
     }
 }
@@ -38,6 +41,7 @@ impl Limits {
             max_batch_size: whole_in_range("maxBatchSize", max_batch_size, d.max_batch_size, 1, MAX_RECORDS_PER_REQUEST)?,
             max_record_bytes: whole_in_range("maxRecordBytes", max_record_bytes, d.max_record_bytes, 1, MAX_RECORD_BYTES)?,
             max_request_bytes: whole_in_range("maxRequestBytes", max_request_bytes, d.max_request_bytes, 1, MAX_REQUEST_BYTES)?,
+            ..d
         })
     }
 
@@ -76,7 +80,7 @@ mod tests {
     #[test]
     fn defaults_match_the_design() {
         let l = Limits::new(None, None, None).unwrap();
-        assert_eq!(l, Limits { max_batch_size: 500, max_record_bytes: 1_048_576, max_request_bytes: 5_242_880 });
+        assert_eq!(l, Limits { max_batch_size: 500, max_record_bytes: 1_048_576, max_request_bytes: 5_242_880, ..Limits::default() });
     }
 
     #[test]

@@ -95,7 +95,7 @@ mod tests {
     }
 
     fn limits(count: usize, request: usize, record: usize) -> Limits {
-        Limits { max_batch_size: count, max_request_bytes: request, max_record_bytes: record }
+        Limits { max_batch_size: count, max_request_bytes: request, max_record_bytes: record, ..Limits::default() }
     }
 
     fn pack(l: Limits, sizes: &[usize]) -> Vec<Batch<usize>> {

@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn plans_batches_and_rejections_by_index() {
-        let limits = Limits { max_batch_size: 2, max_record_bytes: 20, max_request_bytes: 100 };
+        let limits = Limits { max_batch_size: 2, max_record_bytes: 20, max_request_bytes: 100, ..Limits::default() };
         assert_eq!(Planner::new(limits, Some("")).err().unwrap().option, "partitionKeyIdentifier");
         let mut p = Planner::new(limits, Some("id")).unwrap();
         let e = &mut SeededEntropy(3);

@@ -65,7 +65,7 @@ pub fn accept(
     let size = data_len + partition_key.len();
     let ceiling = limits.record_ceiling();
     if size > ceiling {
-        let which = if ceiling < limits.max_record_bytes { "maxRequestBytes" } else { "maxRecordBytes" };
+        let which = if ceiling < limits.max_record_bytes { "maxRequestBytes" } else { limits.record_limit_name };
         return Err(RecordError::new(
             RecordErrorCode::RecordTooLarge,
             format!("record is {size} bytes ({data_len} data + {} partition key); {which} is {ceiling}", partition_key.len()),
@@ -98,7 +98,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn limits(record: usize) -> Limits {
-        Limits { max_batch_size: 500, max_record_bytes: record, max_request_bytes: 5 * 1024 * 1024 }
+        Limits { max_batch_size: 500, max_record_bytes: record, max_request_bytes: 5 * 1024 * 1024, ..Limits::default() }
     }
 
     #[test]

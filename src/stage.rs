@@ -87,10 +87,6 @@ impl Record {
     pub fn is_aggregate(&self) -> bool {
         self.placement.as_ref().is_some_and(|p| !p.inner.is_empty())
     }
-
-    pub fn group(&self) -> Option<&GroupKey> {
-        self.placement.as_ref().map(|p| &p.group)
-    }
 }
 
 struct Group {
@@ -174,10 +170,6 @@ impl Stage {
             open_records: 0,
             cursor: 0,
         }
-    }
-
-    pub fn config(&self) -> &StageConfig {
-        &self.config
     }
 
     /// The slot of the group a record with these keys goes to, made if missing.
