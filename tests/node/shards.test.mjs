@@ -14,6 +14,10 @@ import { LOCAL_CREDENTIALS } from './helpers.mjs';
 
 const NO_TIMEOUT = 600000;
 
+/** A dispatcher for `stream` at `endpoint`, with the test credentials and `options`. */
+const dispatcher = (stream, endpoint, options) =>
+  new KinesisBatchDispatcher(stream, { region: 'us-east-1', endpoint, credentials: LOCAL_CREDENTIALS, ...options });
+
 /** `{"i":N,...}` of about `bytes` bytes, with a key of its own among `keys`. */
 function event(i, keys, bytes = 250) {
   const head = { i, key: `customer-${i % keys}`, city: 'Zürich' };
@@ -37,10 +41,7 @@ describe('shard-aware producing against kinesis-local', () => {
   }, async () => {
     const N = 3000;
     const notices = [];
-    const kn = new KinesisBatchDispatcher('agg', {
-      region: 'us-east-1',
-      endpoint: kl.endpoint,
-      credentials: LOCAL_CREDENTIALS,
+    const kn = dispatcher('agg', kl.endpoint, {
       partitionKeyIdentifier: 'key',
       aggregate: true,
       requestTimeoutMs: NO_TIMEOUT,
@@ -86,69 +87,48 @@ describe('shard-aware producing against kinesis-local', () => {
     return { records: seen.size, outOfOrder };
   }
 
+  /** 1,500 records over 20 keys through the fault proxy, then read back: `firstCopiesInOrder`. */
+  async function deliverThroughFaults(stream, options) {
+    const N = 1500;
+    const proxy = await startFaultProxy({ target: kl.endpoint, decide: chaosDecider({ seed: 13, delayRate: 0 }) });
+    try {
+      const kn = dispatcher(stream, proxy.endpoint, {
+        partitionKeyIdentifier: 'key',
+        maxAttempts: 100,
+        retryBaseDelayMs: 20,
+        requestTimeoutMs: NO_TIMEOUT,
+        ...options,
+      });
+      for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 20, 150));
+      assert.equal((await kn.flushPayloads()).sent, N);
+      const { failRecords, status, throttle, resetBefore, resetAfter } = proxy.stats;
+      assert.ok(failRecords > 0 && status + throttle + resetBefore + resetAfter > 0, JSON.stringify(proxy.stats));
+    } finally {
+      await proxy.stop();
+    }
+    const read = await firstCopiesInOrder(stream);
+    assert.equal(read.records, N);
+    return read;
+  }
+
   for (const aggregate of [true, false]) {
     test(`ordered${aggregate ? ' + aggregate' : ''}: each key's records are stored in submit order under faults`, {
       timeout: NO_TIMEOUT,
     }, async () => {
-      const N = 1500;
-      const stream = aggregate ? 'ordagg' : 'ordraw';
-      const proxy = await startFaultProxy({ target: kl.endpoint, decide: chaosDecider({ seed: 13, delayRate: 0 }) });
-      try {
-        const kn = new KinesisBatchDispatcher(stream, {
-          region: 'us-east-1',
-          endpoint: proxy.endpoint,
-          credentials: LOCAL_CREDENTIALS,
-          partitionKeyIdentifier: 'key',
-          ordered: true,
-          aggregate,
-          // Small aggregates: many requests, so the faults hit aggregates too.
-          maxAggregateBytes: 2000,
-          maxAttempts: 100,
-          retryBaseDelayMs: 20,
-          requestTimeoutMs: NO_TIMEOUT,
-        });
-        for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 20, 150));
-        const report = await kn.flushPayloads();
-        assert.equal(report.sent, N);
-        const { failRecords, status, throttle, resetBefore, resetAfter } = proxy.stats;
-        assert.ok(failRecords > 0 && status + throttle + resetBefore + resetAfter > 0, JSON.stringify(proxy.stats));
-      } finally {
-        await proxy.stop();
-      }
-      const { records, outOfOrder } = await firstCopiesInOrder(stream);
-      assert.equal(records, N);
+      // Small aggregates: many requests, so the faults hit aggregates too.
+      const options = { ordered: true, aggregate, maxAggregateBytes: 2000 };
+      const { outOfOrder } = await deliverThroughFaults(aggregate ? 'ordagg' : 'ordraw', options);
       assert.equal(outOfOrder, 0);
     });
   }
 
   test('the control: without ordered, the same faults reorder some key', { timeout: NO_TIMEOUT }, async () => {
-    const N = 1500;
-    const proxy = await startFaultProxy({ target: kl.endpoint, decide: chaosDecider({ seed: 13, delayRate: 0 }) });
-    try {
-      const kn = new KinesisBatchDispatcher('unordered', {
-        region: 'us-east-1',
-        endpoint: proxy.endpoint,
-        credentials: LOCAL_CREDENTIALS,
-        partitionKeyIdentifier: 'key',
-        maxAttempts: 100,
-        retryBaseDelayMs: 20,
-        requestTimeoutMs: NO_TIMEOUT,
-      });
-      for (let i = 0; i < N; i++) await kn.submitPayload(event(i, 20, 150));
-      assert.equal((await kn.flushPayloads()).sent, N);
-    } finally {
-      await proxy.stop();
-    }
-    const { outOfOrder } = await firstCopiesInOrder('unordered');
+    const { outOfOrder } = await deliverThroughFaults('unordered', {});
     assert.ok(outOfOrder > 0, 'partial failures and retries reorder records without ordered');
   });
 
   test('putRecord returns where the record landed; the report does not count it', async () => {
-    const kn = new KinesisBatchDispatcher('single', {
-      region: 'us-east-1',
-      endpoint: kl.endpoint,
-      credentials: LOCAL_CREDENTIALS,
-    });
+    const kn = dispatcher('single', kl.endpoint, {});
     const first = await kn.putRecord({ hello: 1 }, { partitionKey: 'a' });
     const second = await kn.putRecord('two', { partitionKey: 'a', sequenceNumberForOrdering: first.sequenceNumber });
     assert.match(first.shardId, /^shardId-/);
@@ -167,10 +147,7 @@ describe('shard-aware producing against kinesis-local', () => {
 async function throttles(shardRateLimit, keys) {
   const server = await startShardLimitServer({ shards: 2, stream: 'limited' });
   try {
-    const kn = new KinesisBatchDispatcher('limited', {
-      region: 'us-east-1',
-      endpoint: server.url,
-      credentials: LOCAL_CREDENTIALS,
+    const kn = dispatcher('limited', server.url, {
       partitionKeyIdentifier: 'key',
       maxInFlight: 8,
       maxAttempts: 100,
@@ -215,10 +192,7 @@ describe("the stream's own limits, resharding and the fallbacks", () => {
       reshardAfter: { accepted: 10, shards: 5 },
     });
     try {
-      const kn = new KinesisBatchDispatcher('split', {
-        region: 'us-east-1',
-        endpoint: server.url,
-        credentials: LOCAL_CREDENTIALS,
+      const kn = dispatcher('split', server.url, {
         partitionKeyIdentifier: 'key',
         aggregate: true,
         maxAggregateBytes: 2000,
@@ -246,10 +220,7 @@ describe("the stream's own limits, resharding and the fallbacks", () => {
   test("discoverLimits: a record over the stream's MaxRecordSize is refused at submit, naming it", async () => {
     const server = await startShardLimitServer({ shards: 1, stream: 'small', maxRecordSizeKiB: 1 });
     try {
-      const kn = new KinesisBatchDispatcher('small', {
-        region: 'us-east-1',
-        endpoint: server.url,
-        credentials: LOCAL_CREDENTIALS,
+      const kn = dispatcher('small', server.url, {
         discoverLimits: true,
       });
       await assert.rejects(kn.submitPayload(new Uint8Array(1100), { partitionKey: 'k' }), (e) => {
@@ -268,10 +239,7 @@ describe("the stream's own limits, resharding and the fallbacks", () => {
     const server = await startShardLimitServer({ shards: 2, stream: 'denied', denyControlPlane: true });
     try {
       const notices = [];
-      const kn = new KinesisBatchDispatcher('denied', {
-        region: 'us-east-1',
-        endpoint: server.url,
-        credentials: LOCAL_CREDENTIALS,
+      const kn = dispatcher('denied', server.url, {
         partitionKeyIdentifier: 'key',
         aggregate: true,
         onProgress: (p) => p.notice && notices.push(p.notice),
