@@ -120,6 +120,23 @@ impl Group {
     fn is_empty(&self) -> bool {
         self.open.is_empty() && self.queue.is_empty() && self.in_flight == 0
     }
+
+    /// Whether a record of `size` bytes fits this second's allowance (`rate`: records and
+    /// bytes per second; none, no limit). A record alone in its second always goes.
+    fn window_allows(&self, rate: Option<(usize, usize)>, size: usize, now_ms: u64) -> bool {
+        let Some((records, bytes)) = rate else { return true };
+        let (second, sent, sent_bytes) = self.window;
+        second != now_ms / 1000 || sent == 0 || (sent < records && sent_bytes + size <= bytes)
+    }
+
+    fn count_sent(&mut self, size: usize, now_ms: u64) {
+        let second = now_ms / 1000;
+        if self.window.0 != second {
+            self.window = (second, 0, 0);
+        }
+        self.window.1 += 1;
+        self.window.2 += size;
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -299,9 +316,7 @@ impl Stage {
 
     fn rate_allows(&self, g: &Group, size: usize, now_ms: u64) -> bool {
         // Without a map there are no shards to count for: the limiter is off.
-        let Some((records, bytes)) = self.config.rate.filter(|_| matches!(g.key, GroupKey::Shard(_))) else { return true };
-        let (second, sent, sent_bytes) = g.window;
-        second != now_ms / 1000 || sent == 0 || (sent < records && sent_bytes + size <= bytes)
+        g.window_allows(self.config.rate.filter(|_| matches!(g.key, GroupKey::Shard(_))), size, now_ms)
     }
 
     /// The next batch to send now, if one should go.
@@ -338,15 +353,8 @@ impl Stage {
                 if batch.records.len() >= limits.max_batch_size || batch.bytes + front.size > limits.max_request_bytes {
                     break;
                 }
-                if let Some((records, bytes)) = limited {
-                    let second = now_ms / 1000;
-                    if group.window.0 != second {
-                        group.window = (second, 0, 0);
-                    }
-                    let (_, sent, sent_bytes) = group.window;
-                    if sent > 0 && (sent >= records || sent_bytes + front.size > bytes) {
-                        break;
-                    }
+                if !group.window_allows(limited, front.size, now_ms) {
+                    break;
                 }
                 // Ordered: the service may store one request's records in any order, so a
                 // request carries at most one aggregate per shard, or raw records of distinct keys.
@@ -360,8 +368,7 @@ impl Stage {
                 if ordered && !record.is_aggregate() {
                     keys_taken.push(record.partition_key.clone());
                 }
-                group.window.1 += 1;
-                group.window.2 += record.size;
+                group.count_sent(record.size, now_ms);
                 group.in_flight += 1;
                 self.queued -= 1;
                 self.queued_bytes -= record.size;
