@@ -162,12 +162,10 @@ const bundleEntry = (dir) => ({
   contents: `export { KinesisBatchDispatcher } from ${JSON.stringify(path.join(dir, 'browser.js'))};`,
   resolveDir: here,
 });
-results.bundles = {};
-for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
+/** The minified browser bundle of an entry (esbuild `stdin` or `entryPoints`): its bytes, gzipped too. */
+async function bundled(entry) {
   const out = await esbuild.build({
-    ...(name === 'kinesis-batch' && process.env.KB_PKG
-      ? { stdin: bundleEntry(AFTER) }
-      : { entryPoints: [path.join(here, 'bundle', `${name}.mjs`)] }),
+    ...entry,
     bundle: true,
     minify: true,
     format: 'esm',
@@ -177,7 +175,15 @@ for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
     logLevel: 'silent',
   });
   const js = out.outputFiles[0].contents;
-  results.bundles[name] = { jsBytes: js.length, jsGzip: gz(js) };
+  return { jsBytes: js.length, jsGzip: gz(js) };
+}
+results.bundles = {};
+for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
+  results.bundles[name] = await bundled(
+    name === 'kinesis-batch' && process.env.KB_PKG
+      ? { stdin: bundleEntry(AFTER) }
+      : { entryPoints: [path.join(here, 'bundle', `${name}.mjs`)] },
+  );
 }
 const wasmOf = (dir) => {
   const wasm = readFileSync(path.join(dir, 'wasm/kinesis_batch_bg.wasm'));
@@ -188,21 +194,9 @@ results.ours = wasmOf(AFTER);
 results.bundles['kinesis-batch'].wasmBytes = results.ours.wasmBytes;
 results.bundles['kinesis-batch'].wasmGzip = results.ours.wasmGzip;
 if (BEFORE) {
-  const out = await esbuild.build({
-    stdin: bundleEntry(BEFORE),
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  const js = out.outputFiles[0].contents;
   results.oursBefore = wasmOf(BEFORE);
   results.bundles['kinesis-batch (before)'] = {
-    jsBytes: js.length,
-    jsGzip: gz(js),
+    ...(await bundled({ stdin: bundleEntry(BEFORE) })),
     wasmBytes: results.oursBefore.wasmBytes,
     wasmGzip: results.oursBefore.wasmGzip,
   };
