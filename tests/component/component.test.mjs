@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { loadComponent, TransportFailure } from './host.mjs';
+import { loadComponent, TransportFailure, withComponent } from './host.mjs';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SECRET = 'component-test-secret-key';
@@ -51,21 +51,6 @@ function errorOf(fn) {
     return error.payload;
   }
   assert.fail('expected an error');
-}
-
-/** `credentials`: the host's `credentials` import (default: one that always fails). */
-function withComponent(transport, fn, { credentials } = {}) {
-  return async () => {
-    const { dispatcher, close } = loadComponent({
-      fetch: transport?.fetch ?? (() => assert.fail('no request expected')),
-      credentials,
-    });
-    try {
-      await fn(dispatcher);
-    } finally {
-      await close();
-    }
-  };
 }
 
 const options = (extra = {}) => ({

@@ -139,3 +139,25 @@ export function loadComponent({ fetch, credentials } = {}) {
     },
   };
 }
+
+/**
+ * A test body run against a fresh component whose transport is `transport.fetch` (none: any
+ * request fails the test) and whose `credentials` import is `credentials`; closed afterwards.
+ */
+export function withComponent(transport, fn, { credentials } = {}) {
+  return async () => {
+    const { dispatcher, close } = loadComponent({
+      fetch:
+        transport?.fetch ??
+        (() => {
+          throw new Error('no request expected');
+        }),
+      credentials,
+    });
+    try {
+      await fn(dispatcher);
+    } finally {
+      await close();
+    }
+  };
+}

@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKinesisLocal, readAllRecords, stopAllServers } from '../support/servers.mjs';
 import { deaggregateNpm } from '../support/deaggregate.mjs';
-import { loadComponent } from './host.mjs';
+import { loadComponent, withComponent } from './host.mjs';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCOMPONENTSHARDS', secretAccessKey: 'component-shards-secret' };
 const NO_TIMEOUT = 600_000;
@@ -197,19 +197,6 @@ const errorAnswer = (status, type, message) => ({
   headers: [['x-amzn-errortype', type]],
   body: Buffer.from(JSON.stringify({ __type: type, message })),
 });
-
-function withComponent(transport, fn) {
-  return async () => {
-    const { dispatcher, close } = loadComponent({
-      fetch: transport?.fetch ?? (() => assert.fail('no request expected')),
-    });
-    try {
-      await fn(dispatcher);
-    } finally {
-      await close();
-    }
-  };
-}
 
 const local = (extra = {}) => ({
   region: 'us-east-1',
