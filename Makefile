@@ -57,13 +57,16 @@ $(CORE_WASM): $(RUST_SOURCES) | rust-setup
 	cargo build --release --target $(WASM_TARGET) --lib
 
 # Debian's binaryen breaks the module; wasm-opt comes from the pinned npm package. Two -Oz
-# passes take 0.5 KB more off the gzipped wasm than one.
+# passes take 0.5 KB more off the gzipped wasm than one. The generated glue is build output that
+# nobody reads: minified, every entry loads 1.8 KB (gzipped) less.
 $(GLUE_DIR)/kinesis_batch_bg.wasm: $(CORE_WASM) $(NODE_MODULES) | rust-setup
 	rm -rf $(GLUE_DIR)
 	wasm-bindgen --target web --remove-name-section --out-dir $(GLUE_DIR) --out-name kinesis_batch $(CORE_WASM)
 	$(WASM_OPT) -Oz -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 		--enable-reference-types --enable-multivalue --enable-mutable-globals \
 		$(GLUE_DIR)/kinesis_batch_bg.wasm -o $(GLUE_DIR)/kinesis_batch_bg.wasm
+	$(ESBUILD) $(GLUE_DIR)/kinesis_batch.js --minify --format=esm --log-level=warning \
+		--log-override:empty-import-meta=silent --allow-overwrite --outfile=$(GLUE_DIR)/kinesis_batch.js
 	@echo "wasm: $$(wc -c < $@) bytes, $$(gzip -9 -c $@ | wc -c) gzipped"
 
 # The CommonJS entry (require): core.js + env.js + the glue bundled into one CJS file (issue 4).

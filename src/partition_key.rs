@@ -133,9 +133,6 @@ pub fn key_from_canonical_json(data: &[u8], path: &KeyPath) -> Result<String, Re
     key_from_json(data, path, true)
 }
 
-/// Raised to stop reading once the key is in hand (canonical JSON only).
-const FOUND_EARLY: &str = "found early";
-
 fn key_from_json(data: &[u8], path: &KeyPath, canonical: bool) -> Result<String, RecordError> {
     let identifier = &path.identifier;
     let missing = |why: &str| {
@@ -151,14 +148,15 @@ fn key_from_json(data: &[u8], path: &KeyPath, canonical: bool) -> Result<String,
         return Err(missing("is not a JSON object, so it has no field"));
     }
     let in_key = std::cell::Cell::new(false);
-    let early = std::cell::Cell::new(None);
+    let early = std::cell::RefCell::new(None);
     // `from_slice`, as the response parser reads: one instance of serde_json's reader in the wasm.
     let mut de = serde_json::Deserializer::from_slice(data);
     let seed = PathSeed { rest: &path.segments, in_key: &in_key, early: canonical.then_some(&early) };
     let found = seed.deserialize(&mut de).and_then(|found| de.end().map(|()| found));
-    let found = match (found, early.take()) {
-        (Err(_), Some(found)) => Ok(Some(found)),
-        (found, _) => found,
+    // Found early, serde_json fails the rest of the document, which was left unread.
+    let found = match (found, early.into_inner()) {
+        (_, Some(found)) => Ok(Some(found)),
+        (found, None) => found,
     };
     let key = match found {
         Ok(Some(Found::Key(key))) => key,
@@ -193,8 +191,8 @@ struct PathSeed<'p> {
     rest: &'p [Segment],
     /// Set while the key's own value is read, to tell its errors from the data's.
     in_key: &'p std::cell::Cell<bool>,
-    /// For canonical JSON: where the key goes when found, reading then stopping at once.
-    early: Option<&'p std::cell::Cell<Option<Found>>>,
+    /// For canonical JSON: where the key goes when found; every level then returns at once.
+    early: Option<&'p std::cell::RefCell<Option<Found>>>,
 }
 
 impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
@@ -206,13 +204,19 @@ impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
             let found = d.deserialize_any(KeyValue)?;
             self.in_key.set(false);
             if let Some(early) = self.early {
-                early.set(Some(found));
-                return Err(serde::de::Error::custom(FOUND_EARLY));
+                *early.borrow_mut() = Some(found);
+                return Ok(None);
             }
             return Ok(Some(found));
         }
         // `deserialize_any`, not `_map`/`_seq`: see `crate::json`.
         d.deserialize_any(self)
+    }
+}
+
+impl PathSeed<'_> {
+    fn found_early(&self) -> bool {
+        self.early.is_some_and(|early| early.borrow().is_some())
     }
 }
 
@@ -253,6 +257,9 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
             }
             if name.0 == segment.name {
                 found = map.next_value_seed(PathSeed { rest, in_key: self.in_key, early: self.early })?;
+                if self.found_early() {
+                    return Ok(None);
+                }
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -267,6 +274,7 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
         loop {
             if Some(i) == segment.index {
                 match seq.next_element_seed(PathSeed { rest, in_key: self.in_key, early: self.early })? {
+                    Some(_) if self.found_early() => return Ok(None),
                     Some(value) => found = value,
                     None => return Ok(found),
                 }
@@ -298,8 +306,10 @@ impl<'de> Visitor<'de> for KeyValue {
     fn visit_u64<E>(self, v: u64) -> Result<Found, E> {
         Ok(Found::Key(v.to_string()))
     }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Found, E> {
-        Err(E::custom(crate::json::WRONG_KIND))
+    // Never reached: `arbitrary_precision` gives a number as its digits, and only a float would
+    // come here.
+    fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
+        Ok(Found::Kind("is a number that cannot be read"))
     }
     fn visit_unit<E>(self) -> Result<Found, E> {
         Ok(Found::Kind("is null"))
@@ -654,6 +664,28 @@ mod tests {
             prop_assert_eq!(key_from_data(data.as_bytes(), &path), Ok(expected), "{} in {}", identifier, data);
         }
 
+    }
+
+    #[test]
+    fn canonical_reads_stop_wherever_the_key_is() {
+        // The early stop leaves the rest unread: in an array with more elements after it, in an
+        // object with more members, or at the very end, the answer is the full read's.
+        let cases = [
+            (r#"{"a":[{"id":"x","b":2},1,[3]],"z":true}"#, "/a/0/id", Ok("x")),
+            (r#"{"a":[0,{"id":7}],"z":{"id":"no"}}"#, "/a/1/id", Ok("7")),
+            (r#"{"a":1,"id":"last"}"#, "id", Ok("last")),
+            (r#"{"id":"first","a":{"b":[1,2,3]}}"#, "id", Ok("first")),
+            (r#"{"id":null,"a":1}"#, "id", Err(RecordErrorCode::InvalidPartitionKey)),
+            (r#"{"id":{"x":1},"a":1}"#, "id", Err(RecordErrorCode::InvalidPartitionKey)),
+            (r#"{"a":[{"b":1}],"z":2}"#, "/a/0/id", Err(RecordErrorCode::MissingPartitionKey)),
+        ];
+        for (data, identifier, expected) in cases {
+            let path = KeyPath::parse(identifier).unwrap();
+            let full = key_from_data(data.as_bytes(), &path);
+            let canonical = key_from_canonical_json(data.as_bytes(), &path);
+            assert_eq!(full.as_ref().map(String::as_str).map_err(|e| e.code), expected, "{identifier} in {data}");
+            assert_eq!(canonical, full, "{identifier} in {data}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // Prints the gzipped size (gzip -9, each file on its own, as a browser or a CDN would send it) of
 // what each entry point loads: its own file, the wrapper, the wasm-bindgen glue and the wasm.
-// Usage: node tests/runtimes/sizes.mjs [--markdown]   (after make build)
+// Usage: node tests/runtimes/sizes.mjs   (after make build); exits 1 when the Node entry is over budget.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -49,3 +49,14 @@ console.log(`wasm alone: ${kib(wasm.raw)} raw, ${kib(wasm.gz)} gzipped`);
 console.log('| entry | JS gzipped | total gzipped (JS + wasm) | total raw |');
 console.log('|---|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r.name} | ${kib(r.js)} | ${kib(r.total)} | ${kib(r.raw)} |`);
+
+// The size budget of the Node entry: 100 KiB for the engine, plus 15 KiB for the shard-aware
+// features. `make test` fails past it, so that a growth is seen when it lands.
+const NODE_BUDGET = 115 * 1024;
+const node = rows.find((r) => r.name === 'node (import)');
+if (node.total > NODE_BUDGET) {
+  console.error(`the Node entry is ${node.total} B gzipped, over its budget of ${NODE_BUDGET} B`);
+  process.exitCode = 1;
+} else {
+  console.log(`Node entry: ${node.total} B gzipped, budget ${NODE_BUDGET} B (${NODE_BUDGET - node.total} B to spare)`);
+}
