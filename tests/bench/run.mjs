@@ -2,7 +2,10 @@
 // instantiation time and streaming memory. Writes results/latest.json and results/latest.md and
 // prints the Markdown.
 //
-//   node run.mjs [--workloads 1,2,3,4,5,6] [--rounds 3] [--quick] [--skip-stream]
+//   node run.mjs [--workloads 1,2,3,4,5,6] [--rounds 3] [--quick] [--skip-stream] [--stream-only]
+//
+// --stream-only: the streaming memory table alone (no workloads, bundle sizes, instantiation or
+// missing stream), for a quick look at memory.
 //
 // Workloads 5-6 (issue 13) run this package alone, with and without the shard-aware options,
 // against a 4-shard sink (sink.mjs --shards 4; workload 6 answers after 20 ms).
@@ -34,8 +37,10 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
     'skip-workloads': { type: 'boolean', default: false },
+    'stream-only': { type: 'boolean', default: false },
   },
 });
+const streamOnly = values['stream-only'];
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 const COUNTS = { 1: 200_000, 2: 200_000, 3: 4_000, 4: 200_000, 5: 200_000, 6: 200_000 };
 // Workloads with their own contenders (workload.mjs): this package with and without the
@@ -129,7 +134,7 @@ const pkgPrint = { after: fingerprint(AFTER), ...(BEFORE ? { before: fingerprint
 const results = { machine, versions, workloads: [], quick: values.quick, fingerprints: { start: pkgPrint } };
 
 // ---- workloads ---------------------------------------------------------------------------
-if (!values['skip-workloads']) {
+if (!values['skip-workloads'] && !streamOnly) {
   for (const w of values.workloads.split(',').map(Number)) {
     const count = values.quick ? Math.ceil(COUNTS[w] / 10) : COUNTS[w];
     process.stderr.write(`workload ${w}: ${count} records x ${values.rounds} rounds...\n`);
@@ -154,74 +159,76 @@ if (!values['skip-workloads']) {
 }
 
 // ---- bundle sizes --------------------------------------------------------------------------
-process.stderr.write('bundle sizes...\n');
-const esbuild = await import('esbuild');
-const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
-// A browser app's import of a build's pkg/ (bundle/kinesis-batch.mjs does it for the repo's).
-const bundleEntry = (dir) => ({
-  contents: `export { KinesisBatchDispatcher } from ${JSON.stringify(path.join(dir, 'browser.js'))};`,
-  resolveDir: here,
-});
-/** The minified browser bundle of an entry (esbuild `stdin` or `entryPoints`): its bytes, gzipped too. */
-async function bundled(entry) {
-  const out = await esbuild.build({
-    ...entry,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
+if (!streamOnly) {
+  process.stderr.write('bundle sizes...\n');
+  const esbuild = await import('esbuild');
+  const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+  // A browser app's import of a build's pkg/ (bundle/kinesis-batch.mjs does it for the repo's).
+  const bundleEntry = (dir) => ({
+    contents: `export { KinesisBatchDispatcher } from ${JSON.stringify(path.join(dir, 'browser.js'))};`,
+    resolveDir: here,
   });
-  const js = out.outputFiles[0].contents;
-  return { jsBytes: js.length, jsGzip: gz(js) };
-}
-results.bundles = {};
-for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
-  results.bundles[name] = await bundled(
-    name === 'kinesis-batch' && process.env.KB_PKG
-      ? { stdin: bundleEntry(AFTER) }
-      : { entryPoints: [path.join(here, 'bundle', `${name}.mjs`)] },
-  );
-}
-const wasmOf = (dir) => {
-  const wasm = readFileSync(path.join(dir, 'wasm/kinesis_batch_bg.wasm'));
-  const glue = readFileSync(path.join(dir, 'wasm/kinesis_batch.js'));
-  return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueBytes: glue.length, glueGzip: gz(glue) };
-};
-results.ours = wasmOf(AFTER);
-results.bundles['kinesis-batch'].wasmBytes = results.ours.wasmBytes;
-results.bundles['kinesis-batch'].wasmGzip = results.ours.wasmGzip;
-if (BEFORE) {
-  results.oursBefore = wasmOf(BEFORE);
-  results.bundles['kinesis-batch (before)'] = {
-    ...(await bundled({ stdin: bundleEntry(BEFORE) })),
-    wasmBytes: results.oursBefore.wasmBytes,
-    wasmGzip: results.oursBefore.wasmGzip,
-  };
-}
-
-// ---- instantiation -------------------------------------------------------------------------
-process.stderr.write('instantiation...\n');
-const inst = Object.fromEntries(BUILDS.map((b) => [b.name, { inst: [], imports: [] }]));
-for (let i = 0; i < 11; i++) {
-  // The builds alternate, so both see the same load.
-  for (const b of BUILDS) {
-    inst[b.name].inst.push(await runNode(['instantiate.mjs', ...pkgArgs(b.pkg)]));
-    inst[b.name].imports.push(await runNode(['import-time.mjs', ...pkgArgs(b.pkg)]));
+  /** The minified browser bundle of an entry (esbuild `stdin` or `entryPoints`): its bytes, gzipped too. */
+  async function bundled(entry) {
+    const out = await esbuild.build({
+      ...entry,
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    const js = out.outputFiles[0].contents;
+    return { jsBytes: js.length, jsGzip: gz(js) };
   }
+  results.bundles = {};
+  for (const name of ['kinesis-batch', 'aws-sdk', 'hand-written']) {
+    results.bundles[name] = await bundled(
+      name === 'kinesis-batch' && process.env.KB_PKG
+        ? { stdin: bundleEntry(AFTER) }
+        : { entryPoints: [path.join(here, 'bundle', `${name}.mjs`)] },
+    );
+  }
+  const wasmOf = (dir) => {
+    const wasm = readFileSync(path.join(dir, 'wasm/kinesis_batch_bg.wasm'));
+    const glue = readFileSync(path.join(dir, 'wasm/kinesis_batch.js'));
+    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueBytes: glue.length, glueGzip: gz(glue) };
+  };
+  results.ours = wasmOf(AFTER);
+  results.bundles['kinesis-batch'].wasmBytes = results.ours.wasmBytes;
+  results.bundles['kinesis-batch'].wasmGzip = results.ours.wasmGzip;
+  if (BEFORE) {
+    results.oursBefore = wasmOf(BEFORE);
+    results.bundles['kinesis-batch (before)'] = {
+      ...(await bundled({ stdin: bundleEntry(BEFORE) })),
+      wasmBytes: results.oursBefore.wasmBytes,
+      wasmGzip: results.oursBefore.wasmGzip,
+    };
+  }
+
+  // ---- instantiation -------------------------------------------------------------------------
+  process.stderr.write('instantiation...\n');
+  const inst = Object.fromEntries(BUILDS.map((b) => [b.name, { inst: [], imports: [] }]));
+  for (let i = 0; i < 11; i++) {
+    // The builds alternate, so both see the same load.
+    for (const b of BUILDS) {
+      inst[b.name].inst.push(await runNode(['instantiate.mjs', ...pkgArgs(b.pkg)]));
+      inst[b.name].imports.push(await runNode(['import-time.mjs', ...pkgArgs(b.pkg)]));
+    }
+  }
+  const instSummary = ({ inst, imports }) => ({
+    processes: inst.length,
+    compileMs: median(inst.map((x) => x.compileMs)),
+    instantiateMs: median(inst.map((x) => x.instantiateMs)),
+    readMs: median(inst.map((x) => x.readMs)),
+    compilePlusInstantiateMs: median(inst.map((x) => x.compileMs + x.instantiateMs)),
+    importMs: median(imports.map((x) => x.importMs)),
+  });
+  results.instantiation = instSummary(inst.after);
+  if (BEFORE) results.instantiationBefore = instSummary(inst.before);
 }
-const instSummary = ({ inst, imports }) => ({
-  processes: inst.length,
-  compileMs: median(inst.map((x) => x.compileMs)),
-  instantiateMs: median(inst.map((x) => x.instantiateMs)),
-  readMs: median(inst.map((x) => x.readMs)),
-  compilePlusInstantiateMs: median(inst.map((x) => x.compileMs + x.instantiateMs)),
-  importMs: median(imports.map((x) => x.importMs)),
-});
-results.instantiation = instSummary(inst.after);
-if (BEFORE) results.instantiationBefore = instSummary(inst.before);
 
 // ---- streaming memory ----------------------------------------------------------------------
 if (!values['skip-stream']) {
@@ -245,10 +252,21 @@ if (!values['skip-stream']) {
         results.stream.push({ build: b.name, ...r });
       }
     }
+    // The retention floor at this setting: the payloads kept, no library (retention-floor.mjs).
+    process.stderr.write(`retention floor, ${STREAM_RECORDS} events, maxBufferedBytes ${maxBuffered}...\n`);
+    const r = await runNode([
+      '--expose-gc',
+      'retention-floor.mjs',
+      '--max-buffered',
+      String(maxBuffered),
+      '--records',
+      String(STREAM_RECORDS),
+    ]);
+    results.stream.push({ build: 'floor: payloads kept, no library', ...r });
   }
 }
 // ---- a producer that never flushes, to a stream that does not exist --------------------------
-if (!values['skip-stream']) {
+if (!values['skip-stream'] && !streamOnly) {
   results.missingStream = [];
   for (const maxBuffered of STREAM_BUFFERS) {
     process.stderr.write(`${STREAM_RECORDS} records of 1 KB to a missing stream, maxBufferedBytes ${maxBuffered}...\n`);
@@ -360,35 +378,38 @@ for (const w of results.workloads) {
   lines.push(`Targets (kinesis-batch, submitPayload): ${targets.join('; ')}.`);
   lines.push('');
 }
-const b = results.bundles;
-lines.push('### Bundle size (esbuild --bundle --minify, platform browser, gzip -9)');
-lines.push('');
-lines.push('| contender | JS min | JS gz | wasm | wasm gz | total gz |');
-lines.push('|---|---:|---:|---:|---:|---:|');
-for (const [name, r] of Object.entries(b)) {
-  lines.push(
-    `| ${name} | ${f(r.jsBytes)} | ${f(r.jsGzip)} | ${r.wasmBytes ? f(r.wasmBytes) : ''} | ${r.wasmGzip ? f(r.wasmGzip) : ''} | ${f(r.jsGzip + (r.wasmGzip ?? 0))} |`,
-  );
-}
-const shipped = (label, o) =>
-  `${label} wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`;
-lines.push('');
-lines.push(shipped('Our', results.ours));
-if (results.oursBefore) {
+// Not measured with --stream-only.
+if (results.bundles) {
+  const b = results.bundles;
+  lines.push('### Bundle size (esbuild --bundle --minify, platform browser, gzip -9)');
   lines.push('');
-  lines.push(shipped('Before (KB_BEFORE_PKG):', results.oursBefore));
-}
-lines.push('');
-const instLine = (label, i) =>
-  `${label}Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`;
-lines.push(`### Instantiation (median of ${results.instantiation.processes} fresh processes)`);
-lines.push('');
-lines.push(instLine(results.instantiationBefore ? 'After: ' : '', results.instantiation));
-if (results.instantiationBefore) {
+  lines.push('| contender | JS min | JS gz | wasm | wasm gz | total gz |');
+  lines.push('|---|---:|---:|---:|---:|---:|');
+  for (const [name, r] of Object.entries(b)) {
+    lines.push(
+      `| ${name} | ${f(r.jsBytes)} | ${f(r.jsGzip)} | ${r.wasmBytes ? f(r.wasmBytes) : ''} | ${r.wasmGzip ? f(r.wasmGzip) : ''} | ${f(r.jsGzip + (r.wasmGzip ?? 0))} |`,
+    );
+  }
+  const shipped = (label, o) =>
+    `${label} wasm + wasm-bindgen glue as shipped: ${f(o.wasmBytes)} B (${f(o.wasmGzip)} gz) + ${f(o.glueBytes)} B (${f(o.glueGzip)} gz) = ${f(o.wasmGzip + o.glueGzip)} B gz; target ≤ 40,960: ${o.wasmGzip + o.glueGzip <= 40960 ? 'met' : 'MISSED'}.`;
   lines.push('');
-  lines.push(instLine('Before: ', results.instantiationBefore));
+  lines.push(shipped('Our', results.ours));
+  if (results.oursBefore) {
+    lines.push('');
+    lines.push(shipped('Before (KB_BEFORE_PKG):', results.oursBefore));
+  }
+  lines.push('');
+  const instLine = (label, i) =>
+    `${label}Compile ${f(i.compileMs, 2)} ms + instantiate ${f(i.instantiateMs, 2)} ms = ${f(i.compilePlusInstantiateMs, 2)} ms (target ≤ 5: ${i.compilePlusInstantiateMs <= 5 ? 'met' : 'MISSED'}); reading the file ${f(i.readMs, 2)} ms; \`import\` of the whole Node entry ${f(i.importMs, 1)} ms.`;
+  lines.push(`### Instantiation (median of ${results.instantiation.processes} fresh processes)`);
+  lines.push('');
+  lines.push(instLine(results.instantiationBefore ? 'After: ' : '', results.instantiation));
+  if (results.instantiationBefore) {
+    lines.push('');
+    lines.push(instLine('Before: ', results.instantiationBefore));
+  }
+  lines.push('');
 }
-lines.push('');
 if (results.stream) {
   lines.push(`### Streaming ${f(STREAM_RECORDS)} records (~250 B) to the sink, maxInFlight 4`);
   lines.push('');
@@ -402,14 +423,23 @@ if (results.stream) {
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---:|');
   for (const r of results.stream) {
     const budget = (3 * r.maxBufferedBytes) / MiB + 64;
-    const mode = r.stuck
-      ? `one stuck${r.stalled ? ` (STALLED at ${f(r.stalled.atRecord)})` : r.stillStuck ? '' : ' (not held to the end)'}`
-      : 'all answered';
+    const mode = r.floor
+      ? '—'
+      : r.stuck
+        ? `one stuck${r.stalled ? ` (STALLED at ${f(r.stalled.atRecord)})` : r.stillStuck ? '' : ' (not held to the end)'}`
+        : 'all answered';
     lines.push(
       `| ${r.build} | ${mode} | ${f(r.maxBufferedBytes / MiB)} MiB | ${f(r.baselineMB)} | ${f(r.peakSampledMB)} | ${f(r.growthMB)} | ${f(budget)} ${r.growthMB <= budget ? 'met' : 'MISSED'} | ${(r.growthMB / (r.maxBufferedBytes / MiB)).toFixed(1)} | ${r.checkpoints.map((c) => f(c.rssMB)).join(' ')} | ${f(r.seconds, 1)} |`,
     );
   }
   lines.push('');
+  const floor = results.stream.find((r) => r.floor);
+  if (floor) {
+    lines.push(
+      `"floor": no library, no HTTP: each event made, \`JSON.stringify\`-ed and encoded into one reused buffer, and the payload object kept in a FIFO ring of maxBufferedBytes / ${floor.recordBytes} B (data + key) slots: the records held once back-pressure is on, whose submitted values the report returns. It is the growth any build that keeps them starts from.`,
+    );
+    lines.push('');
+  }
 }
 if (results.missingStream) {
   lines.push(`### A producer that never flushes, to a missing stream: ${f(STREAM_RECORDS)} records of 1 KB, onFailed`);
