@@ -364,9 +364,15 @@ impl Dispatcher {
             }
             return Ok(id);
         }
-        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
-        let record =
-            Record { id, json: rendered.json, size: rendered.size, partition_key: accepted.partition_key, attempts: 0, placement: None };
+        let record = Record {
+            id,
+            data: data.into(),
+            explicit_hash_key: explicit_hash_key.map(Into::into),
+            size: data.len() + accepted.partition_key.len(),
+            partition_key: accepted.partition_key,
+            attempts: 0,
+            placement: None,
+        };
         // Failing fast, before the probe time: the record ends at once with the stream's error,
         // so a producer to a missing stream holds nothing.
         if let Some(blocked) = self.blocked.as_ref().filter(|b| b.probe.is_none() && now_ms < b.probe_at_ms) {
@@ -595,16 +601,9 @@ impl Dispatcher {
             }
             record.attempts += 1;
         }
-        // Aggregates are rendered only while their request is built.
-        for record in &mut batch.records {
-            if let Some(json) = record.render_aggregate() {
-                record.json = json;
-            }
-        }
-        let body = put_records_body(&self.config.stream, batch.records.iter().map(|r| r.json.as_str()));
-        for record in batch.records.iter_mut().filter(|r| r.is_aggregate()) {
-            record.json = String::new();
-        }
+        let entries: Vec<_> = batch.records.iter().map(Record::entry).collect();
+        let body = put_records_body(&self.config.stream, &entries);
+        drop(entries);
         let endpoint = self.config.endpoint.clone();
         let request = self.signed(request::TARGET, body, &endpoint, now_ms, credentials, batch.records.len(), batch.bytes);
         self.progress.requests += 1;

@@ -10,7 +10,7 @@ use crate::aggregate::{self, AggregateSize, Part};
 use crate::dispatcher::RecordId;
 use crate::limits::{Limits, SHARD_BYTES_PER_SECOND, SHARD_RECORDS_PER_SECOND};
 use crate::packing::{Batch, RecordSize};
-use crate::request::render_record;
+use crate::request::Entry;
 use crate::shard_map::{decimal, hash_key_of, ShardMap};
 
 /// A user record as accepted, before it is rendered (it may go into an aggregate).
@@ -69,7 +69,10 @@ pub struct Placement {
 #[derive(Debug)]
 pub struct Record {
     pub id: RecordId,
-    pub json: String,
+    /// The data as submitted (empty for an aggregate: its records hold theirs). Written into the
+    /// body as base64 only when its request is built.
+    pub data: Box<[u8]>,
+    pub explicit_hash_key: Option<Box<str>>,
     /// Data bytes plus key bytes, as Kinesis counts this record.
     pub size: usize,
     pub partition_key: String,
@@ -499,11 +502,11 @@ impl Stage {
 }
 
 fn raw(user: UserRecord, group: GroupKey, slot: usize) -> Record {
-    let rendered = render_record(&user.data, &user.partition_key, user.explicit_hash_key.as_deref());
     Record {
         id: user.id,
-        json: rendered.json,
-        size: rendered.size,
+        data: user.data.into(),
+        explicit_hash_key: user.explicit_hash_key.map(Into::into),
+        size: user.size,
         partition_key: user.partition_key,
         attempts: 0,
         placement: Some(Box::new(Placement { group, slot, hash_key: user.hash_key, inner: Vec::new() })),
@@ -528,8 +531,9 @@ fn close_open(group: &mut Group, slot: usize, queued: &mut usize, queued_bytes: 
             let partition_key = inner[0].partition_key.clone();
             Record {
                 id: inner[0].id,
-                // Rendered when sent (`Record::render_aggregate`): held as its records' data alone.
-                json: String::new(),
+                // Encoded when sent (`Record::entry`): held as its records' data alone.
+                data: Box::default(),
+                explicit_hash_key: None,
                 size: data_bytes + partition_key.len(),
                 partition_key,
                 attempts: 0,
@@ -541,23 +545,28 @@ fn close_open(group: &mut Group, slot: usize, queued: &mut usize, queued_bytes: 
 }
 
 impl Record {
-    /// The PutRecords entry of an aggregate, whose keys send it to the shard its records were
-    /// predicted for. By shard: the first record's hash key, inside that shard's range. By key:
-    /// the records' own explicit hash key, the same for all of them.
-    pub fn render_aggregate(&self) -> Option<String> {
-        let placement = self.placement.as_ref().filter(|p| !p.inner.is_empty())?;
+    /// What its PutRecords entry is written from. An aggregate is encoded here, and its keys send
+    /// it to the shard its records were predicted for. By shard: the first record's hash key,
+    /// inside that shard's range. By key: the records' own explicit hash key, the same for all.
+    pub fn entry(&self) -> Entry<'_> {
+        let Some(placement) = self.placement.as_ref().filter(|p| !p.inner.is_empty()) else {
+            return Entry {
+                data: (*self.data).into(),
+                partition_key: &self.partition_key,
+                explicit_hash_key: self.explicit_hash_key.as_deref().map(Into::into),
+            };
+        };
         let data = aggregate::encode(placement.inner.iter().map(|r| Part {
             partition_key: &r.partition_key,
             explicit_hash_key: r.explicit_hash_key.as_deref(),
             data: &r.data,
         }));
+        debug_assert_eq!(data.len() + self.partition_key.len(), self.size, "the running size is the encoded size");
         let first = &placement.inner[0];
         let explicit_hash_key = match placement.group {
-            GroupKey::Shard(_) => Some(decimal(first.hash_key)),
-            GroupKey::Hash(_) | GroupKey::Overflow => first.explicit_hash_key.clone(),
+            GroupKey::Shard(_) => Some(decimal(first.hash_key).into()),
+            GroupKey::Hash(_) | GroupKey::Overflow => first.explicit_hash_key.as_deref().map(Into::into),
         };
-        let rendered = render_record(&data, &self.partition_key, explicit_hash_key.as_deref());
-        debug_assert_eq!(rendered.size, self.size, "the running size is the encoded size");
-        Some(rendered.json)
+        Entry { data: data.into(), partition_key: &self.partition_key, explicit_hash_key }
     }
 }
