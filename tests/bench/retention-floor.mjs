@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { eventsOf } from './events.mjs';
+import { memoryBreakdown } from './memory.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -28,17 +29,7 @@ const gen = eventsOf(Number(values.bytes));
 // The dispatcher's size of a record: data + partition key (the 16-character id), UTF-8.
 const slots = values.slots ? Number(values.slots) : Math.floor(maxBufferedBytes / (gen.bytes + gen.keyBytes));
 const rss = () => process.memoryUsage.rss();
-const breakdown = () => {
-  const m = process.memoryUsage();
-  return {
-    rssMB: m.rss / 2 ** 20,
-    heapUsedMB: m.heapUsed / 2 ** 20,
-    heapTotalMB: m.heapTotal / 2 ** 20,
-    externalMB: m.external / 2 ** 20,
-    arrayBuffersMB: m.arrayBuffers / 2 ** 20,
-    wasmMB: 0,
-  };
-};
+const breakdown = () => memoryBreakdown();
 let peakSampled = 0;
 let peakBreakdown = null;
 // The heap's own highs: at the RSS peak a mark-compact may just have emptied the heap while the

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CREDENTIALS, REGION, STREAM } from './contenders/common.mjs';
 import { eventsOf } from './events.mjs';
+import { memoryBreakdown } from './memory.mjs';
 import { startSink } from './sink-client.mjs';
 
 const { values } = parseArgs({
@@ -38,17 +39,7 @@ const { KinesisBatchDispatcher } = await import(new URL('node.js', pkg).href);
 const { wasmMemory } = await import(new URL('wasm/kinesis_batch.js', pkg).href);
 const sink = await startSink();
 const rss = () => process.memoryUsage.rss();
-const breakdown = () => {
-  const m = process.memoryUsage();
-  return {
-    rssMB: m.rss / 2 ** 20,
-    heapUsedMB: m.heapUsed / 2 ** 20,
-    heapTotalMB: m.heapTotal / 2 ** 20,
-    externalMB: m.external / 2 ** 20,
-    arrayBuffersMB: m.arrayBuffers / 2 ** 20,
-    wasmMB: wasmMemory().buffer.byteLength / 2 ** 20,
-  };
-};
+const breakdown = () => memoryBreakdown(wasmMemory().buffer.byteLength);
 let peakSampled = 0;
 const sample = () => {
   const r = rss();
