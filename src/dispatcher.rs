@@ -368,7 +368,7 @@ impl Dispatcher {
             id,
             data: data.into(),
             explicit_hash_key: explicit_hash_key.map(Into::into),
-            size: data.len() + accepted.partition_key.len(),
+            size: accepted.size,
             partition_key: accepted.partition_key,
             attempts: 0,
             placement: None,
@@ -532,12 +532,12 @@ impl Dispatcher {
         entropy: &mut dyn Entropy,
     ) -> Result<u64, RecordError> {
         let accepted = self.accept(data, key, explicit_hash_key, entropy)?;
-        let rendered = render_record(data, &accepted.partition_key, explicit_hash_key);
+        let json = render_record(data, &accepted.partition_key, explicit_hash_key);
         let handle = self.next_direct;
         self.next_direct += 1;
         self.directs.push(Direct {
             handle,
-            json: rendered.json,
+            json,
             sequence_number_for_ordering: sequence_number_for_ordering.map(str::to_owned),
             attempts: 0,
             not_before_ms: 0,
@@ -603,7 +603,6 @@ impl Dispatcher {
         }
         let entries: Vec<_> = batch.records.iter().map(Record::entry).collect();
         let body = put_records_body(&self.config.stream, &entries);
-        drop(entries);
         let endpoint = self.config.endpoint.clone();
         let request = self.signed(request::TARGET, body, &endpoint, now_ms, credentials, batch.records.len(), batch.bytes);
         self.progress.requests += 1;

@@ -164,18 +164,11 @@ impl Endpoint {
 
 /// One record's PutRecords entry, whole: `{"Data":…,"PartitionKey":…}` (PutRecord's body is
 /// built around it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedRecord {
-    pub json: String,
-    /// Data bytes plus key UTF-8 bytes: what Kinesis counts.
-    pub size: usize,
-}
-
-pub fn render_record(data: &[u8], partition_key: &str, explicit_hash_key: Option<&str>) -> RenderedRecord {
+pub fn render_record(data: &[u8], partition_key: &str, explicit_hash_key: Option<&str>) -> String {
     let mut json = Vec::new();
     write_entry(&mut json, &Entry { data: data.into(), partition_key, explicit_hash_key: explicit_hash_key.map(Into::into) });
     // Safety: base64 and the JSON text of `&str`s are UTF-8.
-    RenderedRecord { json: unsafe { String::from_utf8_unchecked(json) }, size: data.len() + partition_key.len() }
+    unsafe { String::from_utf8_unchecked(json) }
 }
 
 /// What a PutRecords entry is written from. Records keep their data as submitted and are written
@@ -324,7 +317,6 @@ mod tests {
         let empty = put_records_body(&arn, &[]);
         assert_eq!(empty, br#"{"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/s","Records":[]}"#);
         let rendered = render_record(b"{}", "\u{e9}", Some("42"));
-        assert_eq!(rendered.size, 2 + 2);
-        assert_eq!(rendered.json, r#"{"Data":"e30=","PartitionKey":"é","ExplicitHashKey":"42"}"#);
+        assert_eq!(rendered, r#"{"Data":"e30=","PartitionKey":"é","ExplicitHashKey":"42"}"#);
     }
 }

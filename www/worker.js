@@ -105,31 +105,6 @@ function describe(error) {
   return { code: error?.code, option: error?.option, message: error?.message ?? String(error) };
 }
 
-/**
- * The limits the plan runs with, defaults applied, and the per-shard write limits: the core's
- * resolveLimits (it throws InvalidOption, naming the option, for a bad one).
- */
-function limitsOf(options) {
-  const {
-    maxBatchSize,
-    maxRecordBytes,
-    maxRequestBytes,
-    shardRecordsPerSecond,
-    shardBytesPerSecond,
-    maxAggregateBytes,
-    payloadUnitBytes,
-  } = resolveLimits(options);
-  return {
-    maxBatchSize,
-    maxRecordBytes,
-    maxRequestBytes,
-    shardRecordsPerSecond,
-    shardBytesPerSecond,
-    maxAggregateBytes,
-    payloadUnitBytes,
-  };
-}
-
 /** Throws the core's InvalidOption (option shardCount) for a shard count it does not take. */
 function checkShardCount(settings) {
   if (settings.shardMode !== 'ranges') shardIndexFor('k', Number(settings.shardCount));
@@ -140,8 +115,8 @@ async function runPlan(id, { source, name, settings }) {
   await ready;
   // Bad settings are reported before a large file is read.
   const options = planOptions(settings);
-  const limits = limitsOf(options);
-  limitsOf({ maxAggregateBytes: settings.maxAggregateBytes });
+  const limits = resolveLimits(options);
+  resolveLimits({ maxAggregateBytes: settings.maxAggregateBytes });
   checkShardCount(settings);
   if (source !== undefined) {
     input = null;
@@ -302,7 +277,7 @@ function aggregate(id, settings) {
   }
   const result = planBatches(payloads(), options);
   p.aggregation = {
-    maxAggregateBytes: limitsOf({ maxAggregateBytes: settings.maxAggregateBytes }).maxAggregateBytes,
+    maxAggregateBytes: resolveLimits({ maxAggregateBytes: settings.maxAggregateBytes }).maxAggregateBytes,
     payloadUnitBytes: p.limits.payloadUnitBytes,
     randomKeys: !p.options.partitionKeyIdentifier,
     off: p.off,
@@ -606,7 +581,7 @@ const handlers = {
   // New shard settings or maxAggregateBytes: the keys mapped again and the aggregation redone.
   shards: async (id, { settings }) => {
     if (!plan) throw new Error('nothing is planned yet');
-    limitsOf({ maxAggregateBytes: settings.maxAggregateBytes });
+    resolveLimits({ maxAggregateBytes: settings.maxAggregateBytes }); // refuses a bad one first
     plan.settings = {
       ...plan.settings,
       shardMode: settings.shardMode,
@@ -623,7 +598,7 @@ const handlers = {
   // The page's defaults and per-shard limits, from the core.
   ping: async () => {
     await ready;
-    return { ready: true, limits: limitsOf({}) };
+    return { ready: true, limits: resolveLimits({}) };
   },
 };
 

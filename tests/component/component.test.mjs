@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { loadComponent, TransportFailure, withComponent } from './host.mjs';
+import { errorOf, loadComponent, TransportFailure, withComponent } from './host.mjs';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SECRET = 'component-test-secret-key';
@@ -40,17 +40,6 @@ function errorAnswer(status, type, message, headers = []) {
     headers: [['x-amzn-errortype', type], ...headers],
     body: Buffer.from(JSON.stringify({ __type: type, message })),
   };
-}
-
-/** The component error a call threw (jco wraps result errors in a ComponentError with `payload`). */
-function errorOf(fn) {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error.payload, `expected a component error, got ${error}`);
-    return error.payload;
-  }
-  assert.fail('expected an error');
 }
 
 const options = (extra = {}) => ({

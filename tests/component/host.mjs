@@ -11,6 +11,7 @@
 //   kn.submitPayload({ tag: 'json', val: '{"id":1}' })
 //   const report = kn.flushPayloads()
 //   await close()
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -160,4 +161,15 @@ export function withComponent(transport, fn, { credentials } = {}) {
       await close();
     }
   };
+}
+
+/** The component error a call threw (jco wraps result errors in a ComponentError with `payload`). */
+export function errorOf(fn) {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error.payload, `expected a component error, got ${error}`);
+    return error.payload;
+  }
+  assert.fail('expected an error');
 }

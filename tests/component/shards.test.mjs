@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKinesisLocal, readAllRecords, stopAllServers } from '../support/servers.mjs';
 import { deaggregateNpm } from '../support/deaggregate.mjs';
-import { loadComponent, withComponent } from './host.mjs';
+import { errorOf, loadComponent, withComponent } from './host.mjs';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCOMPONENTSHARDS', secretAccessKey: 'component-shards-secret' };
 const NO_TIMEOUT = 600_000;
@@ -21,17 +21,6 @@ function event(i, keys, bytes = 200) {
   const head = { i, key: `customer-${i % keys}`, city: 'Zürich' };
   const pad = 'x'.repeat(Math.max(0, bytes - JSON.stringify(head).length - 10));
   return { tag: 'json', val: JSON.stringify({ ...head, pad }) };
-}
-
-/** The component error a call threw (jco wraps result errors in a ComponentError with `payload`). */
-function errorOf(fn) {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error.payload, `expected a component error, got ${error}`);
-    return error.payload;
-  }
-  assert.fail('expected an error');
 }
 
 after(stopAllServers);

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
+import { listenLocal } from './servers.mjs';
 
 const JSON_CT = 'application/x-amz-json-1.1';
 const MAX_BODY = 64 * 1024 * 1024; // refuse (413) anything bigger; Kinesis requests are <= 10 MiB
@@ -452,14 +453,7 @@ export async function startFaultProxy({ target, decide, port = 0 } = {}) {
     }
   });
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const endpoint = await listenLocal(server, port);
 
   let stopping;
   return {

@@ -167,6 +167,18 @@ function spawnServer(name, command, args, { cwd, env, watchdog = false, cleanAws
 
 const recentlyIssued = new Set();
 
+/** Starts `server` listening on 127.0.0.1 (`port` 0: any free one); resolves to its http:// URL. */
+export async function listenLocal(server, port = 0) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
 /** A currently free TCP port on 127.0.0.1 (listen on port 0, close). Never hands out the same port twice per process. */
 export async function freePort() {
   for (let attempt = 0; attempt < 50; attempt++) {

@@ -6,6 +6,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { listenLocal } from './servers.mjs';
 
 const JSON_CT = 'application/x-amz-json-1.1';
 const TARGET_PREFIX = 'Kinesis_20131202.';
@@ -425,14 +426,7 @@ export async function startShardLimitServer({
   });
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${server.address().port}`;
+  const url = await listenLocal(server, port);
 
   let closing;
   return {

@@ -9,11 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startStaticServer } from './static-server.mjs';
 import {
   artifacts,
-  wwwDir,
-  launchBrowser,
   prng,
   writeLines,
   oracleNdjson,
@@ -25,6 +22,9 @@ import {
   waitPlanned,
   planBatches,
   TWO_128,
+  listedShard,
+  servePage,
+  stopPage,
 } from './support.mjs';
 
 let server, browser, dir, file, lines;
@@ -53,13 +53,11 @@ before(async () => {
   lines = orders();
   file = path.join(dir, 'orders.ndjson');
   await writeLines(file, lines);
-  server = await startStaticServer({ root: wwwDir });
-  browser = await launchBrowser();
+  ({ server, browser } = await servePage());
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await stopPage({ server, browser });
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -190,19 +188,11 @@ test('a pasted ListShards answer changes the grouping: aggregates and hot keys f
   // Two open shards of very different widths (an eighth and the rest) and a closed parent.
   const cut = TWO_128 / 8n - 1n,
     max = TWO_128 - 1n;
-  const shard = (id, start, end, closed) => ({
-    ShardId: id,
-    HashKeyRange: { StartingHashKey: String(start), EndingHashKey: String(end) },
-    SequenceNumberRange: {
-      StartingSequenceNumber: '1',
-      ...(closed ? { EndingSequenceNumber: '2' } : {}),
-    },
-  });
   const listShards = {
     Shards: [
-      shard('shardId-000000000000', 0n, max, true),
-      shard('shardId-000000000002', cut + 1n, max),
-      shard('shardId-000000000001', 0n, cut),
+      listedShard('shardId-000000000000', 0n, max, true),
+      listedShard('shardId-000000000002', cut + 1n, max),
+      listedShard('shardId-000000000001', 0n, cut),
     ],
   };
   const ranges = [

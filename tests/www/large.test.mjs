@@ -8,11 +8,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { startStaticServer } from './static-server.mjs';
 import {
   artifacts,
-  wwwDir,
-  launchBrowser,
   prng,
   writeLines,
   openPage,
@@ -21,6 +18,8 @@ import {
   readResults,
   planBatches,
   fmt,
+  servePage,
+  stopPage,
 } from './support.mjs';
 
 // The longest main-thread pause allowed while a 100 MB file is planned. A frozen page (parsing
@@ -61,13 +60,11 @@ before(async () => {
   }
   lineCount = lines.length;
   await writeLines(file, lines);
-  server = await startStaticServer({ root: wwwDir });
-  browser = await launchBrowser();
+  ({ server, browser } = await servePage());
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await stopPage({ server, browser });
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

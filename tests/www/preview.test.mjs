@@ -13,7 +13,6 @@ import { startStaticServer } from './static-server.mjs';
 import {
   artifacts,
   wwwDir,
-  launchBrowser,
   sampleLines,
   writeLines,
   oracleNdjson,
@@ -35,6 +34,9 @@ import {
   resolveLimits,
   SAMPLE_MAX_RECORD_BYTES,
   TWO_128,
+  listedShard,
+  servePage,
+  stopPage,
 } from './support.mjs';
 
 let server, browser, dir, sampleFile, sample, outside;
@@ -47,7 +49,7 @@ before(async () => {
   sample = sampleLines();
   sampleFile = path.join(dir, 'sample-50k.ndjson');
   await writeLines(sampleFile, sample.lines);
-  server = await startStaticServer({ root: wwwDir });
+  ({ server, browser } = await servePage());
   ownOrigins.add(server.origin);
   // Another origin on this machine: the page must never reach it.
   outside = http.createServer((req, res) => {
@@ -56,12 +58,10 @@ before(async () => {
     res.end('reached');
   });
   await new Promise((resolve) => outside.listen(0, '127.0.0.1', resolve));
-  browser = await launchBrowser();
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await stopPage({ server, browser });
   await new Promise((resolve) => (outside ? outside.close(resolve) : resolve()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -279,21 +279,12 @@ test('real hash-key ranges from a pasted ListShards answer: counts equal hashKey
   const cut1 = TWO_128 / 2n - 1n,
     cut2 = (TWO_128 * 3n) / 4n - 1n,
     max = TWO_128 - 1n;
-  const shard = (id, start, end, closed) => ({
-    ShardId: id,
-    ParentShardId: closed ? undefined : 'shardId-000000000000',
-    HashKeyRange: { StartingHashKey: String(start), EndingHashKey: String(end) },
-    SequenceNumberRange: {
-      StartingSequenceNumber: '49650000000000000000000000000000000000000000000000000000',
-      ...(closed ? { EndingSequenceNumber: '49650000000000000000000000000000000000000000000000000001' } : {}),
-    },
-  });
   const listShards = {
     Shards: [
-      shard('shardId-000000000000', 0n, max, true),
-      shard('shardId-000000000003', cut2 + 1n, max),
-      shard('shardId-000000000001', 0n, cut1),
-      shard('shardId-000000000002', cut1 + 1n, cut2),
+      listedShard('shardId-000000000000', 0n, max, true),
+      listedShard('shardId-000000000003', cut2 + 1n, max),
+      listedShard('shardId-000000000001', 0n, cut1),
+      listedShard('shardId-000000000002', cut1 + 1n, cut2),
     ],
   };
   const ranges = [

@@ -3,6 +3,7 @@
 // text as written, as the CLI takes a line), the browser and the page helpers.
 import assert from 'node:assert/strict';
 import { launchChromium } from '../support/chromium.mjs';
+import { startStaticServer } from './static-server.mjs';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,34 @@ export const SHARD_BYTES_PER_SECOND = 1048576;
 const TWO_128 = 1n << 128n;
 
 export const launchBrowser = () => launchChromium();
+
+/** One shard of a ListShards answer; a closed one (split) has an ending sequence number. */
+export const listedShard = (id, start, end, closed) => ({
+  ShardId: id,
+  ParentShardId: closed ? undefined : 'shardId-000000000000',
+  HashKeyRange: { StartingHashKey: String(start), EndingHashKey: String(end) },
+  SequenceNumberRange: {
+    StartingSequenceNumber: '49650000000000000000000000000000000000000000000000000000',
+    ...(closed ? { EndingSequenceNumber: '49650000000000000000000000000000000000000000000000000001' } : {}),
+  },
+});
+
+/** The page served from www/ on 127.0.0.1 and a headless Chromium to open it, for one test file. */
+export async function servePage() {
+  const server = await startStaticServer({ root: wwwDir });
+  try {
+    return { server, browser: await launchBrowser() };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/** Stops what servePage started (either may be missing when `before` failed). */
+export async function stopPage({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
+}
 
 /** Seeded PRNG (mulberry32). */
 export function prng(seed) {
